@@ -1,0 +1,16 @@
+//! vicor: a survey engine for crime-victimization and corruption surveys.
+//!
+//! The crate is one library with a thin binary on top (`src/main.rs`). The
+//! modules follow the flow of the data, from the questionnaire to the published
+//! indicator; `docs/` and `../shared/design.md` give the map:
+//!
+//! - [`instrument`]: questionnaires in YAML, their checks and the expression
+//!   language that relevance, checks, fills, computed variables and estimate
+//!   specs share.
+//! - [`frame`], [`design`], [`estimate`], [`report`]: microdata, the survey
+//!   design, design-based estimators and their output.
+//!
+//! The statistics modules take slices and return plain structs; nothing in
+//! them reads files or prints.
+
+pub mod instrument;

@@ -1,0 +1,8 @@
+//! One integration binary for the whole crate (see `Cargo.toml`): each module
+//! below tests one command or one contract through the real binary.
+
+#[allow(dead_code)]
+mod util;
+
+/// The command line itself: help, unknown commands, exit codes.
+mod cli;
