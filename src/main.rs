@@ -55,11 +55,30 @@ fn run(cli: Cli) -> Outcome {
     }
 }
 
+/// Checks every file and prints every finding; exit 1 when any has errors.
 fn validate(args: cli::ValidateArgs) -> Outcome {
-    let _ = args;
-    Err(Failure::user(miette::miette!(
-        "vicor validate is not built yet"
-    )))
+    use vicor::instrument::diag::Level;
+    let (mut errors, mut warnings) = (0, 0);
+    for path in &args.files {
+        let checked = vicor::instrument::validate(path);
+        let text = checked.render();
+        if !text.is_empty() {
+            eprintln!("{text}");
+        }
+        for d in &checked.diagnostics {
+            match d.level {
+                Level::Error => errors += 1,
+                Level::Warning => warnings += 1,
+            }
+        }
+    }
+    let files = args.files.len();
+    if errors > 0 {
+        eprintln!("{errors} error(s), {warnings} warning(s) in {files} file(s)");
+        return Ok(ExitCode::from(1));
+    }
+    println!("ok: {files} file(s), {warnings} warning(s)");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn estimate(args: cli::EstimateArgs) -> Outcome {
