@@ -259,7 +259,9 @@ impl<'a> Checker<'a> {
                     }
                     chain.push(roster.id.clone());
                     if let Some(label) = &roster.row_label {
-                        self.text(label, "row label", languages, chain, order);
+                        // A row label names the row by its answers (e.g. `{name}`), so it
+                        // may refer to any item of the row.
+                        self.text(label, "row label", languages, chain, usize::MAX);
                     }
                     self.nodes(&roster.nodes, languages, chain);
                     chain.pop();

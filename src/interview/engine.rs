@@ -177,8 +177,18 @@ impl CompletionProblems {
 
 /// English month names, the default for fills.
 pub const ENGLISH_MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// One interview in progress.
@@ -209,7 +219,12 @@ pub struct Saved {
 impl<'i> Interview<'i> {
     /// Starts (or resumes, with `saved`) an interview. `today` is the
     /// interview date; `case_seed` seeds random selections.
-    pub fn new(instrument: &'i Instrument, today: Date, case_seed: u64, saved: Saved) -> Interview<'i> {
+    pub fn new(
+        instrument: &'i Instrument,
+        today: Date,
+        case_seed: u64,
+        saved: Saved,
+    ) -> Interview<'i> {
         let mut sink = Vec::new();
         let index = Index::build(instrument, &mut sink);
         let mut interview = Interview {
@@ -228,7 +243,9 @@ impl<'i> Interview<'i> {
         interview.walk = interview.walk_over(&interview.answers);
         interview.current = match saved.position {
             Some(p) if interview.walk.position_of(&p).is_some() => Some(p),
-            _ => interview.first_unanswered().or_else(|| interview.walk.path.first().map(|p| p.path.clone())),
+            _ => interview
+                .first_unanswered()
+                .or_else(|| interview.walk.path.first().map(|p| p.path.clone())),
         };
         interview
     }
@@ -290,7 +307,11 @@ impl<'i> Interview<'i> {
 
     /// The answer shown for a path: only when the item is on the path now.
     pub fn answer_of(&self, path: &ItemPath) -> Option<&Answer> {
-        if self.walk.relevant.contains(path) { self.answers.get(path) } else { None }
+        if self.walk.relevant.contains(path) {
+            self.answers.get(path)
+        } else {
+            None
+        }
     }
 
     /// Answers that would be exported: relevant ones, plus computed values.
@@ -304,7 +325,12 @@ impl<'i> Interview<'i> {
 
     /// Values of the relevant computed variables.
     pub fn computed(&self) -> Vec<(ItemPath, Value)> {
-        let mut out: Vec<_> = self.walk.computed.iter().map(|(p, v)| (p.clone(), v.clone())).collect();
+        let mut out: Vec<_> = self
+            .walk
+            .computed
+            .iter()
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
@@ -315,7 +341,10 @@ impl<'i> Interview<'i> {
 
     /// The roster chain of an item (outermost first).
     pub fn item_chain(&self, id: &str) -> Option<&[String]> {
-        self.index.items.get(id).map(|(_, info)| info.chain.as_slice())
+        self.index
+            .items
+            .get(id)
+            .map(|(_, info)| info.chain.as_slice())
     }
 
     pub fn roster(&self, id: &str) -> Option<&'i Roster> {
@@ -324,7 +353,11 @@ impl<'i> Interview<'i> {
 
     /// Row keys of a roster instance now.
     pub fn roster_rows(&self, outer: &[RowKey], roster: &str) -> Vec<i64> {
-        self.walk.rows.get(&(outer.to_vec(), roster.to_string())).cloned().unwrap_or_default()
+        self.walk
+            .rows
+            .get(&(outer.to_vec(), roster.to_string()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn context<'a>(&'a self, answers: &'a BTreeMap<ItemPath, Answer>) -> Context<'a> {
@@ -348,44 +381,63 @@ impl<'i> Interview<'i> {
 
     /// A text in the current language with its fills resolved.
     pub fn render(&self, text: &Text, rows: &[RowKey]) -> String {
+        self.render_in(&self.walk, &self.answers, text, rows)
+    }
+
+    /// Renders a text on some state (the current one, or a trial one while
+    /// an answer is being checked).
+    fn render_in(
+        &self,
+        walk: &Walk,
+        answers: &BTreeMap<ItemPath, Answer>,
+        text: &Text,
+        rows: &[RowKey],
+    ) -> String {
         let lang = if text.by_language.contains_key(&self.language) {
             self.language.clone()
         } else {
             self.instrument.default_language.clone()
         };
         let raw = text.get(&lang);
-        let Some(fills) = text.fills.get(&lang) else { return unescape(raw) };
+        let Some(fills) = text.fills.get(&lang) else {
+            return unescape(raw);
+        };
+        let ctx = self.context(answers);
         let mut out = String::new();
         let mut last = 0;
         for fill in fills {
             out.push_str(&unescape(&raw[last..fill.start]));
-            out.push_str(&self.fill_text(rows, &fill.expr));
+            let value = walk.eval(&ctx, rows, &fill.expr);
+            out.push_str(&self.fill_text(walk, answers, rows, &fill.expr, value));
             last = fill.end;
         }
         out.push_str(&unescape(&raw[last..]));
         out
     }
 
-    fn fill_text(&self, rows: &[RowKey], expr: &expr::Expr) -> String {
-        let value = self.eval(rows, expr);
+    fn fill_text(
+        &self,
+        walk: &Walk,
+        answers: &BTreeMap<ItemPath, Answer>,
+        rows: &[RowKey],
+        expr: &expr::Expr,
+        value: Value,
+    ) -> String {
         // A bare choice item shows its label, not its code.
-        let shown = expr.to_string();
-        if let Some(item) = self.item(&shown) {
-            let options = item.kind.options();
-            if !options.is_empty() {
-                if let Value::Int(code) = value {
-                    if let Some(o) = options.iter().find(|o| o.code == code) {
-                        return self.render(&o.label, rows);
-                    }
-                }
-            }
+        if let Some(item) = self.item(&expr.to_string())
+            && let Value::Int(code) = value
+            && let Some(o) = item.kind.options().iter().find(|o| o.code == code)
+        {
+            return self.render_in(walk, answers, &o.label, rows);
         }
         format_value(&value)
     }
 
     /// The options of a choice item at a position, after option filters.
     pub fn visible_options(&self, path: &ItemPath) -> Vec<&'i Choice> {
-        let Some(item) = self.item(&path.item) else { return Vec::new() };
+        let Some(item) = self.item(&path.item) else {
+            return Vec::new();
+        };
         item.kind
             .options()
             .iter()
@@ -405,7 +457,12 @@ impl<'i> Interview<'i> {
     }
 
     /// Prepares an answer to any item on the path.
-    pub fn answer_at(&self, path: &ItemPath, answer: Answer, confirm: bool) -> Result<Update, Refusal> {
+    pub fn answer_at(
+        &self,
+        path: &ItemPath,
+        answer: Answer,
+        confirm: bool,
+    ) -> Result<Update, Refusal> {
         if self.walk.position_of(path).is_none() {
             return Err(Refusal::NotOnPath);
         }
@@ -432,8 +489,11 @@ impl<'i> Interview<'i> {
             if check.severity == Severity::Critical {
                 continue;
             }
-            if matches!(trial_walk.eval(&ctx, &path.rows, &check.rule.expr), Value::Bool(false)) {
-                let message = self.render(&check.message, &path.rows);
+            if matches!(
+                trial_walk.eval(&ctx, &path.rows, &check.rule.expr),
+                Value::Bool(false)
+            ) {
+                let message = self.render_in(&trial_walk, &trial, &check.message, &path.rows);
                 match check.severity {
                     Severity::Error => blocked.push(message),
                     _ => {
@@ -459,13 +519,21 @@ impl<'i> Interview<'i> {
                     .filter(|k| after.is_none_or(|a| !a.contains(k)))
                     .filter(|k| {
                         let mut row = outer.clone();
-                        row.push(RowKey { roster: roster.clone(), key: **k });
-                        self.answers.keys().any(|p| p.within(&row) && self.walk.relevant.contains(p))
+                        row.push(RowKey {
+                            roster: roster.clone(),
+                            key: **k,
+                        });
+                        self.answers
+                            .keys()
+                            .any(|p| p.within(&row) && self.walk.relevant.contains(p))
                     })
                     .copied()
                     .collect();
                 if !lost.is_empty() {
-                    return Err(Refusal::RowsWouldBeLost { roster: roster.clone(), rows: lost });
+                    return Err(Refusal::RowsWouldBeLost {
+                        roster: roster.clone(),
+                        rows: lost,
+                    });
                 }
             }
         }
@@ -503,7 +571,11 @@ impl<'i> Interview<'i> {
             let now = after.relevant.contains(path);
             if before != now {
                 events.push(Event {
-                    kind: if now { EventKind::Restored } else { EventKind::Skipped },
+                    kind: if now {
+                        EventKind::Restored
+                    } else {
+                        EventKind::Skipped
+                    },
                     path: Some(path.clone()),
                     old: None,
                     new: Some(answer.to_string()),
@@ -533,13 +605,22 @@ impl<'i> Interview<'i> {
             },
             (ItemKind::MultipleChoice { .. }, Answer::Codes(codes)) => {
                 let visible = self.visible_options(path);
-                if let Some(bad) = codes.iter().find(|c| !visible.iter().any(|o| o.code == **c)) {
+                if let Some(bad) = codes
+                    .iter()
+                    .find(|c| !visible.iter().any(|o| o.code == **c))
+                {
                     return invalid(format!("{bad} is not one of the options"));
                 }
-                let ordered = visible.iter().map(|o| o.code).filter(|c| codes.contains(c)).collect();
+                let ordered = visible
+                    .iter()
+                    .map(|o| o.code)
+                    .filter(|c| codes.contains(c))
+                    .collect();
                 Ok(Answer::Codes(ordered))
             }
-            (ItemKind::Integer { range }, Answer::Int(v)) => in_range(range, v as f64).map(|_| Answer::Int(v)),
+            (ItemKind::Integer { range }, Answer::Int(v)) => {
+                in_range(range, v as f64).map(|_| Answer::Int(v))
+            }
             (ItemKind::Decimal { range }, Answer::Decimal(v)) if v.is_finite() => {
                 in_range(range, v).map(|_| Answer::Decimal(v))
             }
@@ -552,33 +633,41 @@ impl<'i> Interview<'i> {
                     return invalid("the answer is empty".into());
                 }
                 match max_length {
-                    Some(max) if s.chars().count() > *max => invalid(format!("at most {max} characters")),
+                    Some(max) if s.chars().count() > *max => {
+                        invalid(format!("at most {max} characters"))
+                    }
                     _ => Ok(Answer::Text(s)),
                 }
             }
             (ItemKind::Date { range }, Answer::Date(d)) => {
                 for (bound, is_min) in [(&range.min, true), (&range.max, false)] {
-                    if let Some(code) = bound {
-                        if let Value::Date(limit) = self.eval(&path.rows, &code.expr) {
-                            if is_min && d < limit {
-                                return invalid(format!("the date must be on or after {limit}"));
-                            }
-                            if !is_min && d > limit {
-                                return invalid(format!("the date must be on or before {limit}"));
-                            }
+                    if let Some(code) = bound
+                        && let Value::Date(limit) = self.eval(&path.rows, &code.expr)
+                    {
+                        if is_min && d < limit {
+                            return invalid(format!("the date must be on or after {limit}"));
+                        }
+                        if !is_min && d > limit {
+                            return invalid(format!("the date must be on or before {limit}"));
                         }
                     }
                 }
                 Ok(Answer::Date(d))
             }
-            (kind, other) => invalid(format!("{} is not a valid answer to a {} item", other, kind.name())),
+            (kind, other) => invalid(format!(
+                "{} is not a valid answer to a {} item",
+                other,
+                kind.name()
+            )),
         }
     }
 
     // ---- navigation ----
 
     fn is_answered(&self, pos: &Position) -> bool {
-        let Some(item) = self.item(&pos.path.item) else { return true };
+        let Some(item) = self.item(&pos.path.item) else {
+            return true;
+        };
         match item.kind {
             ItemKind::Note => true,
             _ => self.answers.contains_key(&pos.path),
@@ -591,7 +680,11 @@ impl<'i> Interview<'i> {
         let i = self.current_index().ok_or(Refusal::NoPosition)?;
         let here = &self.walk.path[i];
         if !self.is_answered(here) {
-            return Err(if self.is_random(&here.path) { Refusal::SelectionNotReady } else { Refusal::Unanswered });
+            return Err(if self.is_random(&here.path) {
+                Refusal::SelectionNotReady
+            } else {
+                Refusal::Unanswered
+            });
         }
         let mut update = Update::default();
         let mut answers = self.answers.clone();
@@ -611,7 +704,8 @@ impl<'i> Interview<'i> {
             }
             // A random item: draw now if everything before it is answered.
             let ready = walk.path[..at].iter().all(|p| {
-                self.item(&p.path.item).is_some_and(|it| matches!(it.kind, ItemKind::Note))
+                self.item(&p.path.item)
+                    .is_some_and(|it| matches!(it.kind, ItemKind::Note))
                     || answers.contains_key(&p.path)
             });
             if !ready {
@@ -620,11 +714,15 @@ impl<'i> Interview<'i> {
             let ctx = self.context(&answers);
             match self.draw(&ctx, &walk, &pos.path) {
                 Some((answer, event)) => {
-                    update.answers.push((pos.path.clone(), Some(answer.clone())));
+                    update
+                        .answers
+                        .push((pos.path.clone(), Some(answer.clone())));
                     update.events.push(event);
                     answers.insert(pos.path.clone(), answer);
                     let new_walk = self.walk_over(&answers);
-                    update.events.extend(self.relevance_events(&answers, &new_walk));
+                    update
+                        .events
+                        .extend(self.relevance_events(&answers, &new_walk));
                     walk = new_walk;
                     at = walk.position_of(&pos.path).unwrap_or(at);
                 }
@@ -643,20 +741,26 @@ impl<'i> Interview<'i> {
     }
 
     fn is_random(&self, path: &ItemPath) -> bool {
-        self.item(&path.item).is_some_and(|i| matches!(i.kind, ItemKind::Random(_)))
+        self.item(&path.item)
+            .is_some_and(|i| matches!(i.kind, ItemKind::Random(_)))
     }
 
     /// Draws a random item at `path`; `None` when no row is eligible.
     fn draw(&self, ctx: &Context, walk: &Walk, path: &ItemPath) -> Option<(Answer, Event)> {
         let item = self.item(&path.item)?;
-        let ItemKind::Random(selection) = &item.kind else { return None };
+        let ItemKind::Random(selection) = &item.kind else {
+            return None;
+        };
         let (_, info) = self.index.rosters.get(selection.roster.as_str())?;
         let outer: Vec<RowKey> = path.rows.get(..info.chain.len())?.to_vec();
         let keys = walk.rows.get(&(outer.clone(), selection.roster.clone()))?;
         let mut candidates = Vec::new();
         for key in keys {
             let mut rows = outer.clone();
-            rows.push(RowKey { roster: selection.roster.clone(), key: *key });
+            rows.push(RowKey {
+                roster: selection.roster.clone(),
+                key: *key,
+            });
             let eligible = match &selection.eligible {
                 Some(code) => is_true(&walk.eval(ctx, &rows, &code.expr)),
                 None => true,
@@ -670,14 +774,23 @@ impl<'i> Interview<'i> {
                 _ => None,
             };
             let (sex, age, birth_date) = match &selection.method {
-                SelectionMethod::Kish { sex, age, .. } => (number(sex).map(|s| s as i64), number(age), None),
-                SelectionMethod::NextBirthday { birth_date } => match walk.eval_name(ctx, &rows, birth_date) {
-                    Value::Date(d) => (None, None, Some(d)),
-                    _ => (None, None, None),
-                },
+                SelectionMethod::Kish { sex, age, .. } => {
+                    (number(sex).map(|s| s as i64), number(age), None)
+                }
+                SelectionMethod::NextBirthday { birth_date } => {
+                    match walk.eval_name(ctx, &rows, birth_date) {
+                        Value::Date(d) => (None, None, Some(d)),
+                        _ => (None, None, None),
+                    }
+                }
                 SelectionMethod::Uniform => (None, None, None),
             };
-            candidates.push(Candidate { key: *key, sex, age, birth_date });
+            candidates.push(Candidate {
+                key: *key,
+                sex,
+                age,
+                birth_date,
+            });
         }
         let seed = self.seed_for(path);
         let draw = select::draw(&selection.method, &candidates, seed, self.today)?;
@@ -735,7 +848,11 @@ impl<'i> Interview<'i> {
 
     /// The first position on the path without an answer.
     pub fn first_unanswered(&self) -> Option<ItemPath> {
-        self.walk.path.iter().find(|p| !self.is_answered(p)).map(|p| p.path.clone())
+        self.walk
+            .path
+            .iter()
+            .find(|p| !self.is_answered(p))
+            .map(|p| p.path.clone())
     }
 
     /// Hard-check failures of answered items on the path now (an earlier
@@ -743,15 +860,23 @@ impl<'i> Interview<'i> {
     pub fn invalid(&self) -> Vec<(ItemPath, String)> {
         let mut out = Vec::new();
         for pos in &self.walk.path {
-            let Some(item) = self.item(&pos.path.item) else { continue };
+            let Some(item) = self.item(&pos.path.item) else {
+                continue;
+            };
             if !self.answers.contains_key(&pos.path) {
                 continue;
             }
             for check in &item.checks {
                 if check.severity == Severity::Error
-                    && matches!(self.eval(&pos.path.rows, &check.rule.expr), Value::Bool(false))
+                    && matches!(
+                        self.eval(&pos.path.rows, &check.rule.expr),
+                        Value::Bool(false)
+                    )
                 {
-                    out.push((pos.path.clone(), self.render(&check.message, &pos.path.rows)));
+                    out.push((
+                        pos.path.clone(),
+                        self.render(&check.message, &pos.path.rows),
+                    ));
                 }
             }
         }
@@ -788,7 +913,13 @@ impl<'i> Interview<'i> {
     /// Everything that stands between the interview and completion.
     pub fn completion_problems(&self) -> CompletionProblems {
         CompletionProblems {
-            unanswered: self.walk.path.iter().filter(|p| !self.is_answered(p)).map(|p| p.path.clone()).collect(),
+            unanswered: self
+                .walk
+                .path
+                .iter()
+                .filter(|p| !self.is_answered(p))
+                .map(|p| p.path.clone())
+                .collect(),
             invalid: self.invalid(),
             critical: self.critical(),
         }
@@ -831,13 +962,19 @@ impl<'i> Interview<'i> {
         if !update.answers.is_empty() {
             self.walk = self.walk_over(&self.answers);
         }
-        if let Some(p) = &update.position {
-            if self.walk.position_of(p).is_some() {
-                self.current = Some(p.clone());
-            }
+        if let Some(p) = &update.position
+            && self.walk.position_of(p).is_some()
+        {
+            self.current = Some(p.clone());
         }
-        if self.current.as_ref().is_none_or(|c| self.walk.position_of(c).is_none()) {
-            self.current = self.first_unanswered().or_else(|| self.walk.path.last().map(|p| p.path.clone()));
+        if self
+            .current
+            .as_ref()
+            .is_none_or(|c| self.walk.position_of(c).is_none())
+        {
+            self.current = self
+                .first_unanswered()
+                .or_else(|| self.walk.path.last().map(|p| p.path.clone()));
         }
         if update.completed.is_some() {
             self.completed = true;
@@ -850,7 +987,12 @@ impl<'i> Interview<'i> {
         if total == 0 {
             return 1.0;
         }
-        let done = self.walk.path.iter().filter(|p| self.is_answered(p)).count();
+        let done = self
+            .walk
+            .path
+            .iter()
+            .filter(|p| self.is_answered(p))
+            .count();
         done as f64 / total as f64
     }
 
@@ -864,21 +1006,29 @@ impl Walk {
     /// The value of a named item in the scope of `rows`.
     pub fn eval_name(&self, ctx: &Context, rows: &[RowKey], name: &str) -> Value {
         use crate::instrument::expr::Env;
-        let scope = crate::interview::walk::Scope { walk: self, ctx, rows: rows.to_vec() };
+        let scope = crate::interview::walk::Scope {
+            walk: self,
+            ctx,
+            rows: rows.to_vec(),
+        };
         scope.value(name)
     }
 }
 
 fn in_range(range: &Range, v: f64) -> Result<(), Refusal> {
-    if let Some(min) = range.min {
-        if v < min {
-            return Err(Refusal::Invalid(format!("the answer must be at least {min}")));
-        }
+    if let Some(min) = range.min
+        && v < min
+    {
+        return Err(Refusal::Invalid(format!(
+            "the answer must be at least {min}"
+        )));
     }
-    if let Some(max) = range.max {
-        if v > max {
-            return Err(Refusal::Invalid(format!("the answer must be at most {max}")));
-        }
+    if let Some(max) = range.max
+        && v > max
+    {
+        return Err(Refusal::Invalid(format!(
+            "the answer must be at most {max}"
+        )));
     }
     Ok(())
 }

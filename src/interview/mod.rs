@@ -10,6 +10,7 @@
 pub mod answer;
 pub mod engine;
 pub mod path;
+pub mod script;
 pub mod select;
 pub mod walk;
 
@@ -18,3 +19,6 @@ pub use engine::{
     CaseStatus, CompletionProblems, Event, EventKind, Interview, Outcome, Refusal, Saved, Update,
 };
 pub use path::{ItemPath, RowKey};
+
+#[cfg(test)]
+mod tests;

@@ -27,11 +27,17 @@ pub struct ItemPath {
 
 impl ItemPath {
     pub fn top(item: &str) -> ItemPath {
-        ItemPath { rows: Vec::new(), item: item.to_string() }
+        ItemPath {
+            rows: Vec::new(),
+            item: item.to_string(),
+        }
     }
 
     pub fn new(rows: &[RowKey], item: &str) -> ItemPath {
-        ItemPath { rows: rows.to_vec(), item: item.to_string() }
+        ItemPath {
+            rows: rows.to_vec(),
+            item: item.to_string(),
+        }
     }
 
     /// Parses the text form; `None` when it is not one.
@@ -49,9 +55,15 @@ impl ItemPath {
             if !is_identifier(roster) {
                 return None;
             }
-            rows.push(RowKey { roster: roster.to_string(), key });
+            rows.push(RowKey {
+                roster: roster.to_string(),
+                key,
+            });
         }
-        Some(ItemPath { rows, item: item.to_string() })
+        Some(ItemPath {
+            rows,
+            item: item.to_string(),
+        })
     }
 
     /// Whether this path lies inside the row `rows` (its rows start with them).
@@ -61,8 +73,11 @@ impl ItemPath {
 }
 
 fn is_identifier(s: &str) -> bool {
-    s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 impl fmt::Display for ItemPath {
@@ -82,20 +97,36 @@ mod tests {
     fn text_form_round_trips() {
         let path = ItemPath {
             rows: vec![
-                RowKey { roster: "official_types".into(), key: 2 },
-                RowKey { roster: "contacts".into(), key: 1 },
+                RowKey {
+                    roster: "official_types".into(),
+                    key: 2,
+                },
+                RowKey {
+                    roster: "contacts".into(),
+                    key: 1,
+                },
             ],
             item: "bribe".into(),
         };
         assert_eq!(path.to_string(), "official_types[2].contacts[1].bribe");
         assert_eq!(ItemPath::parse(&path.to_string()), Some(path));
         assert_eq!(ItemPath::parse("age"), Some(ItemPath::top("age")));
-        assert_eq!(ItemPath::parse("members[-1].age").map(|p| p.rows[0].key), Some(-1));
+        assert_eq!(
+            ItemPath::parse("members[-1].age").map(|p| p.rows[0].key),
+            Some(-1)
+        );
     }
 
     #[test]
     fn bad_text_is_refused() {
-        for bad in ["", "Members[1].age", "members[x].age", "members[1.age", "members.age", "a b"] {
+        for bad in [
+            "",
+            "Members[1].age",
+            "members[x].age",
+            "members[1.age",
+            "members.age",
+            "a b",
+        ] {
             assert_eq!(ItemPath::parse(bad), None, "{bad}");
         }
     }

@@ -47,7 +47,12 @@ pub const KISH_TABLES: [(&str, u32, [usize; 6]); 8] = [
 ];
 
 /// Draws one candidate; `None` when there is none.
-pub fn draw(method: &SelectionMethod, candidates: &[Candidate], seed: u64, today: Date) -> Option<Draw> {
+pub fn draw(
+    method: &SelectionMethod,
+    candidates: &[Candidate],
+    seed: u64,
+    today: Date,
+) -> Option<Draw> {
     if candidates.is_empty() {
         return None;
     }
@@ -64,9 +69,14 @@ pub fn draw(method: &SelectionMethod, candidates: &[Candidate], seed: u64, today
             let mut listed: Vec<&Candidate> = candidates.iter().collect();
             listed.sort_by(|a, b| {
                 let group = |c: &Candidate| u8::from(c.sex != Some(*male));
-                group(a).cmp(&group(b)).then_with(|| {
-                    b.age.unwrap_or(f64::NEG_INFINITY).total_cmp(&a.age.unwrap_or(f64::NEG_INFINITY))
-                }).then(a.key.cmp(&b.key))
+                group(a)
+                    .cmp(&group(b))
+                    .then_with(|| {
+                        b.age
+                            .unwrap_or(f64::NEG_INFINITY)
+                            .total_cmp(&a.age.unwrap_or(f64::NEG_INFINITY))
+                    })
+                    .then(a.key.cmp(&b.key))
             });
             let total: u32 = KISH_TABLES.iter().map(|t| t.1).sum();
             let mut ticket = rng.random_range(0..total);
@@ -82,7 +92,11 @@ pub fn draw(method: &SelectionMethod, candidates: &[Candidate], seed: u64, today
             let order: Vec<String> = listed.iter().map(|c| c.key.to_string()).collect();
             (
                 listed[line - 1].key,
-                format!("kish table {} line {line} of {eligible}; listing {}", table.0, order.join(",")),
+                format!(
+                    "kish table {} line {line} of {eligible}; listing {}",
+                    table.0,
+                    order.join(",")
+                ),
             )
         }
         SelectionMethod::NextBirthday { .. } => {
@@ -95,17 +109,28 @@ pub fn draw(method: &SelectionMethod, candidates: &[Candidate], seed: u64, today
                 None => candidates.iter().collect(),
             };
             let pick = tied[rng.random_range(0..tied.len())];
-            (pick.key, format!("next birthday, {} tied among {eligible}", tied.len()))
+            (
+                pick.key,
+                format!("next birthday, {} tied among {eligible}", tied.len()),
+            )
         }
     };
-    Some(Draw { key, eligible, seed, detail })
+    Some(Draw {
+        key,
+        eligible,
+        seed,
+        detail,
+    })
 }
 
 /// Days from `today` to the next birthday on or after it (29 February counts
 /// as 28 February in common years).
 fn days_to_birthday(birth: Date, today: Date) -> i64 {
     let on = |year: i16| {
-        let day = if birth.month() == 2 && birth.day() == 29 && !jiff::civil::date(year, 1, 1).in_leap_year() {
+        let day = if birth.month() == 2
+            && birth.day() == 29
+            && !jiff::civil::date(year, 1, 1).in_leap_year()
+        {
             28
         } else {
             birth.day()
@@ -114,7 +139,8 @@ fn days_to_birthday(birth: Date, today: Date) -> i64 {
     };
     let this_year = on(today.year()).filter(|d| *d >= today);
     let next = this_year.or_else(|| on(today.year() + 1));
-    next.map(|d| (d - today).get_days() as i64).unwrap_or(i64::MAX)
+    next.map(|d| (d - today).get_days() as i64)
+        .unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -124,9 +150,24 @@ mod tests {
 
     fn people() -> Vec<Candidate> {
         vec![
-            Candidate { key: 1, sex: Some(2), age: Some(40.0), birth_date: Some(date(1985, 7, 1)) },
-            Candidate { key: 2, sex: Some(1), age: Some(45.0), birth_date: Some(date(1980, 3, 10)) },
-            Candidate { key: 3, sex: Some(1), age: Some(19.0), birth_date: Some(date(2006, 12, 24)) },
+            Candidate {
+                key: 1,
+                sex: Some(2),
+                age: Some(40.0),
+                birth_date: Some(date(1985, 7, 1)),
+            },
+            Candidate {
+                key: 2,
+                sex: Some(1),
+                age: Some(45.0),
+                birth_date: Some(date(1980, 3, 10)),
+            },
+            Candidate {
+                key: 3,
+                sex: Some(1),
+                age: Some(19.0),
+                birth_date: Some(date(2006, 12, 24)),
+            },
         ]
     }
 
@@ -135,8 +176,14 @@ mod tests {
         let today = date(2026, 3, 1);
         for method in [
             SelectionMethod::Uniform,
-            SelectionMethod::Kish { sex: "sex".into(), age: "age".into(), male: 1 },
-            SelectionMethod::NextBirthday { birth_date: "dob".into() },
+            SelectionMethod::Kish {
+                sex: "sex".into(),
+                age: "age".into(),
+                male: 1,
+            },
+            SelectionMethod::NextBirthday {
+                birth_date: "dob".into(),
+            },
         ] {
             let a = draw(&method, &people(), 42, today);
             assert_eq!(a, draw(&method, &people(), 42, today));
@@ -159,14 +206,20 @@ mod tests {
 
     #[test]
     fn kish_lists_men_oldest_first() {
-        let method = SelectionMethod::Kish { sex: "sex".into(), age: "age".into(), male: 1 };
+        let method = SelectionMethod::Kish {
+            sex: "sex".into(),
+            age: "age".into(),
+            male: 1,
+        };
         let d = draw(&method, &people(), 7, date(2026, 3, 1)).expect("candidates");
         assert!(d.detail.ends_with("listing 2,3,1"), "{}", d.detail);
     }
 
     #[test]
     fn next_birthday_picks_the_nearest() {
-        let method = SelectionMethod::NextBirthday { birth_date: "dob".into() };
+        let method = SelectionMethod::NextBirthday {
+            birth_date: "dob".into(),
+        };
         let d = draw(&method, &people(), 1, date(2026, 3, 1)).expect("candidates");
         assert_eq!(d.key, 2); // 10 March is nearest after 1 March
         let d = draw(&method, &people(), 1, date(2026, 3, 11)).expect("candidates");

@@ -67,7 +67,14 @@ impl Walk {
         walk
     }
 
-    fn nodes(&mut self, ctx: &Context, section: usize, nodes: &[Node], rows: &mut Vec<RowKey>, on: bool) {
+    fn nodes(
+        &mut self,
+        ctx: &Context,
+        section: usize,
+        nodes: &[Node],
+        rows: &mut Vec<RowKey>,
+        on: bool,
+    ) {
         for node in nodes {
             match node {
                 Node::Item(item) => {
@@ -86,7 +93,10 @@ impl Walk {
                             let v = self.eval(ctx, rows, &value.expr);
                             self.computed.insert(path.clone(), v);
                         }
-                        _ => self.path.push(Position { path: path.clone(), section }),
+                        _ => self.path.push(Position {
+                            path: path.clone(),
+                            section,
+                        }),
                     }
                     self.relevant.insert(path);
                 }
@@ -100,9 +110,13 @@ impl Walk {
                         continue;
                     }
                     let keys = self.row_keys(ctx, rows, roster);
-                    self.rows.insert((rows.clone(), roster.id.clone()), keys.clone());
+                    self.rows
+                        .insert((rows.clone(), roster.id.clone()), keys.clone());
                     for key in keys {
-                        rows.push(RowKey { roster: roster.id.clone(), key });
+                        rows.push(RowKey {
+                            roster: roster.id.clone(),
+                            key,
+                        });
                         self.nodes(ctx, section, &roster.nodes, rows, true);
                         rows.pop();
                     }
@@ -119,8 +133,14 @@ impl Walk {
                 _ => Vec::new(),
             },
             RosterRows::List { item, .. } => {
-                let env = Scope { walk: self, ctx, rows: rows.to_vec() };
-                let Value::Codes(selected) = env.value(item) else { return Vec::new() };
+                let env = Scope {
+                    walk: self,
+                    ctx,
+                    rows: rows.to_vec(),
+                };
+                let Value::Codes(selected) = env.value(item) else {
+                    return Vec::new();
+                };
                 // In the order of the item's options, not the order ticked.
                 let options = ctx
                     .index
@@ -128,7 +148,10 @@ impl Walk {
                     .get(item.as_str())
                     .map(|(i, _)| i.kind.options().iter().map(|o| o.code).collect::<Vec<_>>())
                     .unwrap_or_default();
-                options.into_iter().filter(|c| selected.contains(c)).collect()
+                options
+                    .into_iter()
+                    .filter(|c| selected.contains(c))
+                    .collect()
             }
             RosterRows::Fixed(choices) => choices.iter().map(|c| c.code).collect(),
         }
@@ -136,7 +159,11 @@ impl Walk {
 
     /// Evaluates an expression in the scope of `rows`.
     pub fn eval(&self, ctx: &Context, rows: &[RowKey], expr: &expr::Expr) -> Value {
-        let env = Scope { walk: self, ctx, rows: rows.to_vec() };
+        let env = Scope {
+            walk: self,
+            ctx,
+            rows: rows.to_vec(),
+        };
         expr::eval(expr, &env)
     }
 
@@ -209,9 +236,16 @@ impl Env for Scope<'_, '_> {
             rows.truncate(info.chain.len());
         }
         if let Some(key) = self.row_keys(roster).and_then(|k| k.get(index)) {
-            rows.push(RowKey { roster: roster.to_string(), key: *key });
+            rows.push(RowKey {
+                roster: roster.to_string(),
+                key: *key,
+            });
         }
-        Box::new(Scope { walk: self.walk, ctx: self.ctx, rows })
+        Box::new(Scope {
+            walk: self.walk,
+            ctx: self.ctx,
+            rows,
+        })
     }
 
     fn today(&self) -> Date {
@@ -231,6 +265,9 @@ impl Scope<'_, '_> {
     fn row_keys(&self, roster: &str) -> Option<&[i64]> {
         let (_, info) = self.ctx.index.rosters.get(roster)?;
         let outer = self.rows.get(..info.chain.len())?.to_vec();
-        self.walk.rows.get(&(outer, roster.to_string())).map(Vec::as_slice)
+        self.walk
+            .rows
+            .get(&(outer, roster.to_string()))
+            .map(Vec::as_slice)
     }
 }
