@@ -180,6 +180,15 @@ impl TypeEnv for Scope<'_, '_> {
         Lookup::NotFound
     }
 
+    fn names(&self) -> Vec<String> {
+        self.checker
+            .index
+            .names()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
     fn enter_roster(&self, roster: &str) -> Option<Box<dyn TypeEnv + '_>> {
         let (_, info) = self.checker.index.rosters.get(roster)?;
         first_outside(&info.chain, &self.chain).is_none().then(|| {
