@@ -15,3 +15,4 @@
 
 pub mod instrument;
 pub mod interview;
+pub mod tui;

@@ -137,7 +137,7 @@ pub enum Refusal {
     /// No current position (the path is empty or finished).
     NoPosition,
     /// The value is not acceptable here (type, range, option).
-    Invalid(String),
+    Invalid(Invalid),
     /// Hard checks fail; the messages in the current language.
     Blocked(Vec<String>),
     /// Soft checks fail; answer again with confirmation to accept.
@@ -159,6 +159,46 @@ pub enum Refusal {
     NotOnPath,
     /// Completion is not allowed yet.
     NotComplete(CompletionProblems),
+}
+
+/// Why a value is not acceptable for an item; the screen words it in the
+/// interface language, `Display` gives the English.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invalid {
+    /// Notes, computed and random items take no answer.
+    NotAQuestion,
+    NotAnOption(i64),
+    NotYesNo,
+    Empty,
+    TooLong(usize),
+    AtLeast(f64),
+    AtMost(f64),
+    DateBefore(Date),
+    DateAfter(Date),
+    /// A value of the wrong kind (e.g. text for a number item).
+    WrongKind {
+        answer: String,
+        kind: &'static str,
+    },
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Invalid::NotAQuestion => write!(f, "this item takes no answer"),
+            Invalid::NotAnOption(c) => write!(f, "{c} is not one of the options"),
+            Invalid::NotYesNo => write!(f, "answer 1 (yes) or 2 (no)"),
+            Invalid::Empty => write!(f, "the answer is empty"),
+            Invalid::TooLong(n) => write!(f, "at most {n} characters"),
+            Invalid::AtLeast(x) => write!(f, "the answer must be at least {x}"),
+            Invalid::AtMost(x) => write!(f, "the answer must be at most {x}"),
+            Invalid::DateBefore(d) => write!(f, "the date must be on or after {d}"),
+            Invalid::DateAfter(d) => write!(f, "the date must be on or before {d}"),
+            Invalid::WrongKind { answer, kind } => {
+                write!(f, "{answer} is not a valid answer to a {kind} item")
+            }
+        }
+    }
 }
 
 /// What stands between the interview and its completion.
@@ -468,7 +508,7 @@ impl<'i> Interview<'i> {
         }
         let item = self.item(&path.item).ok_or(Refusal::NotOnPath)?;
         if !item.kind.is_question() {
-            return Err(Refusal::Invalid("this item takes no answer".into()));
+            return Err(Refusal::Invalid(Invalid::NotAQuestion));
         }
         match answer {
             Answer::DontKnow if !item.allow_dont_know => return Err(Refusal::SpecialNotAllowed),
@@ -590,18 +630,18 @@ impl<'i> Interview<'i> {
         if answer.is_special() {
             return Ok(answer);
         }
-        let invalid = |m: String| Err(Refusal::Invalid(m));
+        let invalid = |m: Invalid| Err(Refusal::Invalid(m));
         match (&item.kind, answer) {
             (ItemKind::SingleChoice { .. }, Answer::Int(code)) => {
                 if self.visible_options(path).iter().any(|o| o.code == code) {
                     Ok(Answer::Int(code))
                 } else {
-                    invalid(format!("{code} is not one of the options"))
+                    invalid(Invalid::NotAnOption(code))
                 }
             }
             (ItemKind::YesNo, Answer::Int(code)) => match code {
                 1 | 2 => Ok(Answer::Int(code)),
-                _ => invalid("answer 1 (yes) or 2 (no)".into()),
+                _ => invalid(Invalid::NotYesNo),
             },
             (ItemKind::MultipleChoice { .. }, Answer::Codes(codes)) => {
                 let visible = self.visible_options(path);
@@ -609,7 +649,7 @@ impl<'i> Interview<'i> {
                     .iter()
                     .find(|c| !visible.iter().any(|o| o.code == **c))
                 {
-                    return invalid(format!("{bad} is not one of the options"));
+                    return invalid(Invalid::NotAnOption(*bad));
                 }
                 let ordered = visible
                     .iter()
@@ -630,12 +670,10 @@ impl<'i> Interview<'i> {
             (ItemKind::Text { max_length }, Answer::Text(s)) => {
                 let s = s.trim().to_string();
                 if s.is_empty() {
-                    return invalid("the answer is empty".into());
+                    return invalid(Invalid::Empty);
                 }
                 match max_length {
-                    Some(max) if s.chars().count() > *max => {
-                        invalid(format!("at most {max} characters"))
-                    }
+                    Some(max) if s.chars().count() > *max => invalid(Invalid::TooLong(*max)),
                     _ => Ok(Answer::Text(s)),
                 }
             }
@@ -645,20 +683,19 @@ impl<'i> Interview<'i> {
                         && let Value::Date(limit) = self.eval(&path.rows, &code.expr)
                     {
                         if is_min && d < limit {
-                            return invalid(format!("the date must be on or after {limit}"));
+                            return invalid(Invalid::DateBefore(limit));
                         }
                         if !is_min && d > limit {
-                            return invalid(format!("the date must be on or before {limit}"));
+                            return invalid(Invalid::DateAfter(limit));
                         }
                     }
                 }
                 Ok(Answer::Date(d))
             }
-            (kind, other) => invalid(format!(
-                "{} is not a valid answer to a {} item",
-                other,
-                kind.name()
-            )),
+            (kind, other) => invalid(Invalid::WrongKind {
+                answer: other.to_string(),
+                kind: kind.name(),
+            }),
         }
     }
 
@@ -819,10 +856,15 @@ impl<'i> Interview<'i> {
     /// Prepares a move to the previous position.
     pub fn back(&self) -> Result<Update, Refusal> {
         let i = self.current_index().ok_or(Refusal::NoPosition)?;
-        if i == 0 {
-            return Err(Refusal::AtStart);
+        // Random selections are passed over: they are drawn, not asked.
+        let previous = self.walk.path[..i]
+            .iter()
+            .rev()
+            .find(|p| !self.is_random(&p.path));
+        match previous {
+            Some(p) => Ok(self.move_to(p.path.clone())),
+            None => Err(Refusal::AtStart),
         }
-        Ok(self.move_to(self.walk.path[i - 1].path.clone()))
     }
 
     /// Prepares a jump to any position on the path.
@@ -1019,16 +1061,12 @@ fn in_range(range: &Range, v: f64) -> Result<(), Refusal> {
     if let Some(min) = range.min
         && v < min
     {
-        return Err(Refusal::Invalid(format!(
-            "the answer must be at least {min}"
-        )));
+        return Err(Refusal::Invalid(Invalid::AtLeast(min)));
     }
     if let Some(max) = range.max
         && v > max
     {
-        return Err(Refusal::Invalid(format!(
-            "the answer must be at most {max}"
-        )));
+        return Err(Refusal::Invalid(Invalid::AtMost(max)));
     }
     Ok(())
 }

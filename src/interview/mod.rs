@@ -16,7 +16,8 @@ pub mod walk;
 
 pub use answer::Answer;
 pub use engine::{
-    CaseStatus, CompletionProblems, Event, EventKind, Interview, Outcome, Refusal, Saved, Update,
+    CaseStatus, CompletionProblems, Event, EventKind, Interview, Invalid, Outcome, Refusal, Saved,
+    Update,
 };
 pub use path::{ItemPath, RowKey};
 

@@ -428,7 +428,7 @@ fn rejected<E>(path: &ItemPath, r: Refusal) -> RunError<E> {
 pub fn describe(r: &Refusal) -> String {
     match r {
         Refusal::NoPosition => "there is no current question".into(),
-        Refusal::Invalid(m) => m.clone(),
+        Refusal::Invalid(m) => m.to_string(),
         Refusal::Blocked(m) => m.join("; "),
         Refusal::NeedsConfirmation(m) => format!("needs confirmation: {}", m.join("; ")),
         Refusal::RowsWouldBeLost { roster, rows } => {
