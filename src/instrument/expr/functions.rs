@@ -741,7 +741,7 @@ mod tests {
     fn scalar_functions() {
         assert_eq!(run("min(3, 1.5, 2)"), Value::Decimal(1.5));
         assert_eq!(run("max(3, 1, 2)"), Value::Int(3));
-        assert_eq!(run("max(resp_age, reported)"), Value::UNKNOWN);
+        assert_eq!(run("max(resp_age, times_victim)"), Value::UNKNOWN);
         assert_eq!(
             run("min(@2025-01-01, @2024-06-30)"),
             Value::Date(date(2024, 6, 30))
