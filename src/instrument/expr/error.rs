@@ -159,6 +159,21 @@ pub enum ExprError {
         span: Span,
     },
 
+    /// Aggregates over rows nested more than three deep:
+    /// `count(m, any(m, all(m, any(m, x > 1))))`.
+    #[error("aggregates nested more than {limit} deep")]
+    #[diagnostic(
+        code(vicor::expr::nested_aggregates),
+        help(
+            "each nested aggregate repeats the work for every row; compute the inner part as a variable of the roster"
+        )
+    )]
+    NestedAggregates {
+        limit: usize,
+        #[label("one aggregate too many")]
+        span: Span,
+    },
+
     /// A name the questionnaire does not define: `agee > 18`.
     #[error("unknown item `{name}`")]
     #[diagnostic(code(vicor::expr::unknown_name))]
@@ -289,6 +304,7 @@ impl ExprError {
             | ExprError::ListOutsideIn { span }
             | ExprError::TooDeep { span, .. }
             | ExprError::TooLong { span, .. }
+            | ExprError::NestedAggregates { span, .. }
             | ExprError::UnknownName { span, .. }
             | ExprError::OutOfScope { span, .. }
             | ExprError::RosterAsValue { span, .. }

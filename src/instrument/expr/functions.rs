@@ -20,6 +20,10 @@ use super::error::{ExprError, did_you_mean};
 use super::eval::{Env, Missing, Value, eval, kleene_and, kleene_or};
 use super::types::{Checker, Lookup, Type, TypeEnv};
 
+/// How deeply aggregates over rows may nest: `count(a, any(b, all(c, ...)))`
+/// is three. Each level multiplies the work by the rows of its roster.
+pub const MAX_AGGREGATE_DEPTH: usize = 3;
+
 /// The built-in functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Function {
@@ -214,6 +218,38 @@ pub(crate) fn check_call(
         });
         return None;
     }
+    // Each nested aggregate multiplies the work by the rows of its roster.
+    let per_row = args.len() == 2
+        && match sig.function {
+            Function::Count | Function::Sum | Function::Any | Function::All => true,
+            Function::Min | Function::Max => is_roster(&args[0], env),
+            _ => false,
+        };
+    if !per_row {
+        return check_args(ck, sig, args, call, env);
+    }
+    if ck.aggregate_depth >= MAX_AGGREGATE_DEPTH {
+        ck.errors.push(ExprError::NestedAggregates {
+            limit: MAX_AGGREGATE_DEPTH,
+            span: call.span,
+        });
+        return None;
+    }
+    ck.aggregate_depth += 1;
+    let ty = check_args(ck, sig, args, call, env);
+    ck.aggregate_depth -= 1;
+    ty
+}
+
+/// The type rule proper of each function, once its arity is right.
+fn check_args(
+    ck: &mut Checker,
+    sig: &Signature,
+    args: &[Expr],
+    call: &Expr,
+    env: &dyn TypeEnv,
+) -> Option<Type> {
+    let name = sig.name;
     let date = |t: Type| t == Type::Date;
     let numeric = |t: Type| t.is_numeric();
     match sig.function {
@@ -817,6 +853,15 @@ mod tests {
             err("min(1, @2025-01-01)"),
             ExprError::MixedTypes { .. }
         ));
+        let nested = "count(members, any(members, all(members, any(members, member_age > 1))))";
+        assert!(
+            matches!(err(nested), ExprError::NestedAggregates { span, .. } if span.start == 41)
+        );
+        let three = "count(members, any(members, all(members, count(members) > member_age)))";
+        assert_eq!(
+            check(&parse(three, 0).expect("parses"), &doc_env()),
+            Ok(Type::Int)
+        );
         assert!(matches!(
             err("sum(members, resp_age + member_agee)"),
             ExprError::UnknownName { .. }

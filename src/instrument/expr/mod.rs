@@ -37,6 +37,7 @@ mod testenv;
 pub use ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp, references};
 pub use error::ExprError;
 pub use eval::{Env, Missing, Value, eval};
+pub use functions::MAX_AGGREGATE_DEPTH;
 pub use parser::{MAX_DEPTH, MAX_LENGTH, parse};
 pub use types::{Lookup, Type, TypeEnv, check};
 
