@@ -57,6 +57,12 @@ impl Value {
         }
     }
 
+    /// Whether the value is `true`: the rule for relevance conditions and
+    /// domains, where unknown counts as false.
+    pub fn is_true(&self) -> bool {
+        self.truth() == Some(true)
+    }
+
     /// Whether the value is missing for any reason.
     pub fn is_missing(&self) -> bool {
         matches!(self, Value::Missing(_))
@@ -74,6 +80,12 @@ impl Value {
             Value::Decimal(x) => Some(*x),
             _ => None,
         }
+    }
+}
+
+impl From<Missing> for Value {
+    fn from(missing: Missing) -> Value {
+        Value::Missing(missing)
     }
 }
 
@@ -441,6 +453,15 @@ mod tests {
             assert_eq!(run_in(src, &env), Value::UNKNOWN, "{src}");
         }
         assert_eq!(run_in("c == c", &env), Value::Bool(true));
+    }
+
+    #[test]
+    fn only_true_is_true() {
+        assert!(Value::Bool(true).is_true());
+        assert!(!Value::Bool(false).is_true());
+        assert!(!Value::UNKNOWN.is_true());
+        assert!(!Value::from(Missing::DontKnow).is_true());
+        assert!(!Value::Int(1).is_true());
     }
 
     #[test]

@@ -489,3 +489,77 @@ proptest! {
         prop_assert_eq!(eval(&back, &env), v);
     }
 }
+
+/// The deepest expressions the parser accepts go through every phase on a
+/// test thread's stack: the depth limit is what keeps them all safe.
+#[test]
+fn deepest_accepted_expressions_run_through_every_phase() {
+    let env = doc_env();
+    let depth = MAX_DEPTH - 1;
+    let nested_if = format!("{}1{}", "if(victim, ".repeat(depth), ", 2)".repeat(depth));
+    let negations = format!("{}resp_age", "-".repeat(depth));
+    let nots = format!("{}victim", "not ".repeat(depth));
+    let sums = format!(
+        "count(members, any(members, all(members, {}member_age{} > 1)))",
+        "(".repeat(depth - 5),
+        ")".repeat(depth - 5)
+    );
+    for (src, want) in [
+        (nested_if, Value::Int(1)),
+        (negations, Value::Int(-34)),
+        (nots, Value::Bool(false)),
+        (sums, Value::Int(0)),
+    ] {
+        let e = parse(&src, 0).unwrap_or_else(|errs| panic!("{errs:?}"));
+        assert!(check(&e, &env).is_ok(), "{src}");
+        assert_eq!(eval(&e, &env), want, "{src}");
+        let printed = e.to_string();
+        assert_eq!(
+            parse(&printed, 0).map(|p| p.without_spans()),
+            Ok(e.without_spans())
+        );
+        assert!(!references(&e).is_empty());
+    }
+}
+
+/// Every input quoted (after the colon) in the doc of an `ExprError` variant gives that
+/// variant (the two limits, which need long inputs, are tested in the
+/// parser).
+#[test]
+fn error_docs_give_inputs_that_trigger_them() {
+    let source = include_str!("error.rs");
+    let body = &source[source.find("pub enum ExprError").expect("the enum")..];
+    let mut doc = String::new();
+    let mut seen = Vec::new();
+    for line in body.lines().map(str::trim) {
+        if let Some(text) = line.strip_prefix("///") {
+            doc.push_str(text);
+            continue;
+        }
+        let Some(variant) = line
+            .strip_suffix(" {")
+            .filter(|v| v.chars().all(char::is_alphanumeric))
+        else {
+            continue;
+        };
+        // The inputs are the quoted snippets after the first colon.
+        let examples = doc.split_once(':').map_or("", |(_, e)| e);
+        let inputs: Vec<&str> = examples.split('`').skip(1).step_by(2).collect();
+        if !matches!(variant, "TooDeep" | "TooLong") {
+            assert!(!inputs.is_empty(), "{variant} has no example input");
+        }
+        for input in inputs {
+            let errs = parse(input, 0)
+                .and_then(|e| check(&e, &doc_env()).map(|_| Vec::new()))
+                .unwrap_or_else(|errs| errs);
+            let got = errs.first().map(|e| format!("{e:?}")).unwrap_or_default();
+            assert!(
+                got.starts_with(variant),
+                "`{input}` gives {got:?}, not {variant}"
+            );
+        }
+        seen.push(variant.to_string());
+        doc.clear();
+    }
+    assert!(seen.len() >= 22, "parsed only {seen:?}");
+}
