@@ -38,6 +38,7 @@ pub use ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp, references};
 pub use error::ExprError;
 pub use eval::{Env, Missing, Value, eval};
 pub use functions::MAX_AGGREGATE_DEPTH;
+pub use lexer::KEYWORDS;
 pub use parser::{MAX_DEPTH, MAX_LENGTH, parse};
 pub use types::{Lookup, Type, TypeEnv, check};
 

@@ -5,6 +5,7 @@
 use jiff::civil::date;
 use proptest::prelude::*;
 
+use super::lexer::KEYWORDS;
 use super::testenv::{TestEnv, doc_env};
 use super::*;
 
@@ -105,8 +106,6 @@ fn diagnostics_render_with_the_caret_in_the_file() {
 }
 
 // ------------------------------------------------------- property tests
-
-const KEYWORDS: [&str; 6] = ["and", "or", "not", "in", "true", "false"];
 
 fn ident() -> impl Strategy<Value = String> {
     "[a-z_][a-z0-9_]{0,6}".prop_filter("not a keyword", |s| !KEYWORDS.contains(&s.as_str()))
