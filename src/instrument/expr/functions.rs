@@ -75,103 +75,27 @@ const fn sig(
     }
 }
 
-/// Every function of the language.
+/// Every function of the language: name, arity (least, most), the arity
+/// as said in messages, and how to write it.
+#[rustfmt::skip]
 const FUNCTIONS: &[Signature] = &[
-    sig(
-        "answered",
-        Function::Answered,
-        (1, Some(1)),
-        "1",
-        "answered(item)",
-    ),
-    sig("is_dk", Function::IsDk, (1, Some(1)), "1", "is_dk(item)"),
-    sig("is_rf", Function::IsRf, (1, Some(1)), "1", "is_rf(item)"),
-    sig(
-        "selected",
-        Function::Selected,
-        (2, Some(2)),
-        "2",
-        "selected(item, code)",
-    ),
-    sig(
-        "count_selected",
-        Function::CountSelected,
-        (1, Some(1)),
-        "1",
-        "count_selected(item)",
-    ),
-    sig(
-        "count",
-        Function::Count,
-        (1, Some(2)),
-        "1 or 2",
-        "count(roster) or count(roster, condition)",
-    ),
-    sig(
-        "sum",
-        Function::Sum,
-        (2, Some(2)),
-        "2",
-        "sum(roster, expression)",
-    ),
-    sig(
-        "any",
-        Function::Any,
-        (2, Some(2)),
-        "2",
-        "any(roster, condition)",
-    ),
-    sig(
-        "all",
-        Function::All,
-        (2, Some(2)),
-        "2",
-        "all(roster, condition)",
-    ),
-    sig(
-        "min",
-        Function::Min,
-        (2, None),
-        "2 or more",
-        "min(roster, expression) or min(a, b, ...)",
-    ),
-    sig(
-        "max",
-        Function::Max,
-        (2, None),
-        "2 or more",
-        "max(roster, expression) or max(a, b, ...)",
-    ),
-    sig("age", Function::Age, (1, Some(1)), "1", "age(birth_date)"),
-    sig(
-        "months_between",
-        Function::MonthsBetween,
-        (2, Some(2)),
-        "2",
-        "months_between(from, to)",
-    ),
-    sig("today", Function::Today, (0, Some(0)), "no", "today()"),
-    sig(
-        "ref_start",
-        Function::RefStart,
-        (1, Some(1)),
-        "1",
-        "ref_start(months)",
-    ),
-    sig(
-        "month_year",
-        Function::MonthYear,
-        (1, Some(1)),
-        "1",
-        "month_year(date)",
-    ),
-    sig(
-        "if",
-        Function::If,
-        (3, Some(3)),
-        "3",
-        "if(condition, then, else)",
-    ),
+    sig("answered",       Function::Answered,      (1, Some(1)), "1",         "answered(item)"),
+    sig("is_dk",          Function::IsDk,          (1, Some(1)), "1",         "is_dk(item)"),
+    sig("is_rf",          Function::IsRf,          (1, Some(1)), "1",         "is_rf(item)"),
+    sig("selected",       Function::Selected,      (2, Some(2)), "2",         "selected(item, code)"),
+    sig("count_selected", Function::CountSelected, (1, Some(1)), "1",         "count_selected(item)"),
+    sig("count",          Function::Count,         (1, Some(2)), "1 or 2",    "count(roster) or count(roster, condition)"),
+    sig("sum",            Function::Sum,           (2, Some(2)), "2",         "sum(roster, expression)"),
+    sig("any",            Function::Any,           (2, Some(2)), "2",         "any(roster, condition)"),
+    sig("all",            Function::All,           (2, Some(2)), "2",         "all(roster, condition)"),
+    sig("min",            Function::Min,           (2, None),    "2 or more", "min(roster, expression) or min(a, b, ...)"),
+    sig("max",            Function::Max,           (2, None),    "2 or more", "max(roster, expression) or max(a, b, ...)"),
+    sig("age",            Function::Age,           (1, Some(1)), "1",         "age(birth_date)"),
+    sig("months_between", Function::MonthsBetween, (2, Some(2)), "2",         "months_between(from, to)"),
+    sig("today",          Function::Today,         (0, Some(0)), "no",        "today()"),
+    sig("ref_start",      Function::RefStart,      (1, Some(1)), "1",         "ref_start(months)"),
+    sig("month_year",     Function::MonthYear,     (1, Some(1)), "1",         "month_year(date)"),
+    sig("if",             Function::If,            (3, Some(3)), "3",         "if(condition, then, else)"),
 ];
 
 /// The names of all functions, for documentation and suggestions.
