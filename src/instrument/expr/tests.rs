@@ -111,6 +111,26 @@ fn ident() -> impl Strategy<Value = String> {
     "[a-z_][a-z0-9_]{0,6}".prop_filter("not a keyword", |s| !KEYWORDS.contains(&s.as_str()))
 }
 
+/// Mostly names of the random environment, sometimes anything.
+fn item_name() -> impl Strategy<Value = String> {
+    let known = [
+        "b1", "i1", "i2", "d1", "t1", "dt1", "c1", "cs1", "r", "r_i", "r_b", "r_d",
+    ];
+    prop_oneof![
+        3 => proptest::sample::select(known.to_vec()).prop_map(String::from),
+        1 => ident(),
+    ]
+}
+
+/// Mostly built-in functions, sometimes anything.
+fn function_name() -> impl Strategy<Value = String> {
+    let known: Vec<&str> = functions::function_names().collect();
+    prop_oneof![
+        3 => proptest::sample::select(known).prop_map(String::from),
+        1 => ident(),
+    ]
+}
+
 fn node(kind: ExprKind) -> Expr {
     Expr::new(kind, Span::default())
 }
@@ -137,7 +157,7 @@ fn any_expr() -> impl Strategy<Value = Expr> {
         any::<String>().prop_map(ExprKind::Text),
         any::<bool>().prop_map(ExprKind::Bool),
         any_date().prop_map(ExprKind::Date),
-        ident().prop_map(ExprKind::Name),
+        item_name().prop_map(ExprKind::Name),
     ]
     .prop_map(node);
     leaf.prop_recursive(6, 48, 4, |inner| {
@@ -165,13 +185,13 @@ fn any_expr() -> impl Strategy<Value = Expr> {
                     value: Box::new(v),
                     list
                 })),
-            (ident(), proptest::collection::vec(inner, 0..4)).prop_map(|(name, args)| node(
-                ExprKind::Call {
+            (function_name(), proptest::collection::vec(inner, 0..4)).prop_map(
+                |(name, args)| node(ExprKind::Call {
                     name,
                     name_span: Span::default(),
                     args
-                }
-            )),
+                })
+            ),
         ]
     })
 }
@@ -462,6 +482,26 @@ proptest! {
         let text = e.to_string();
         let back = parse(&text, 0).map_err(|errs| TestCaseError::fail(format!("{text}: {errs:?}")))?;
         prop_assert_eq!(back.without_spans(), e, "printed as {}", text);
+    }
+
+    #[test]
+    fn any_tree_that_checks_evaluates_to_its_type(e in any_expr(), env in random_env()) {
+        let v = eval(&e, &env);
+        prop_assert_eq!(&eval(&e, &env), &v, "evaluation is deterministic");
+        if let Ok(ty) = check(&e, &env) {
+            prop_assert!(has_type(&v, ty), "{} gave {:?}, not {:?}", e, v, ty);
+        }
+    }
+
+    #[test]
+    fn reference_spans_cover_the_names_in_the_file(e in any_expr(), offset in 0usize..1000) {
+        let text = e.to_string();
+        let file = format!("{}{text}", " ".repeat(offset));
+        let parsed = parse(&text, offset).map_err(|errs| TestCaseError::fail(format!("{errs:?}")))?;
+        prop_assert_eq!(parsed.span, Span::new(offset, file.len()));
+        for (name, span) in references(&parsed) {
+            prop_assert_eq!(&file[span.start..span.end], name.as_str());
+        }
     }
 
     #[test]
