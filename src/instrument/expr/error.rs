@@ -325,19 +325,26 @@ impl ExprError {
     }
 }
 
+/// The candidate closest to `word` when it is close enough to be a typo:
+/// at most one edit per three characters (and at least one edit allowed).
+/// Ties go to the alphabetically first, whatever the order of `candidates`.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|&(d, c)| d <= (word.len().max(c.len()) / 3).max(1))
+        .min()
+        .map(|(_, c)| c)
+}
+
 /// `did you mean ...?` help for `name` among `candidates`, or `fallback`.
 pub(crate) fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
     fallback: &str,
 ) -> String {
-    let best = candidates
-        .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|&(d, c)| d <= (name.len().max(c.len()) / 3).max(1))
-        .min();
-    match best {
-        Some((_, c)) => format!("did you mean `{c}`?"),
+    match closest(name, candidates) {
+        Some(c) => format!("did you mean `{c}`?"),
         None => fallback.to_string(),
     }
 }

@@ -35,7 +35,7 @@ pub mod types;
 mod testenv;
 
 pub use ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp, references};
-pub use error::ExprError;
+pub use error::{ExprError, closest};
 pub use eval::{Env, Missing, Value, eval};
 pub use functions::MAX_AGGREGATE_DEPTH;
 pub use lexer::KEYWORDS;
