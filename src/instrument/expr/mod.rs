@@ -3,7 +3,7 @@
 //!
 //! One phase per file: [`lexer`] (text to tokens), [`parser`] (tokens to a
 //! tree, with the precedence table), [`ast`] (the tree and its canonical
-//! printing), [`types`] (the checker, run once at load), [`eval`] (values
+//! printing), [`types`] (the checker, run once at load), [`mod@eval`] (values
 //! and missing-value logic) and [`functions`] (the built-ins, typing and
 //! evaluation side by side). The language is documented for questionnaire
 //! authors in `docs/instrument-language.md`, whose examples are run as
