@@ -247,8 +247,8 @@ pub(crate) fn kleene_or(a: Option<bool>, b: Option<bool>) -> Option<bool> {
 }
 
 /// Orders two values; `None` when either is missing or they do not
-/// compare (or a decimal is NaN). Multiple-choice answers compare only for
-/// equality, as sets.
+/// compare (or a decimal is NaN). Multiple-choice answers compare as sets
+/// (sorted, without repeats); the checker allows no order on them.
 pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
@@ -265,7 +265,7 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
             x.dedup();
             y.sort_unstable();
             y.dedup();
-            (x == y).then_some(Ordering::Equal)
+            Some(x.cmp(&y))
         }
         _ => None,
     }
@@ -453,6 +453,10 @@ mod tests {
             assert_eq!(run_in(src, &env), Value::UNKNOWN, "{src}");
         }
         assert_eq!(run_in("c == c", &env), Value::Bool(true));
+        env.set("d", Value::Codes(vec![2, 1, 1]));
+        env.set("e", Value::Codes(vec![1, 2]));
+        assert_eq!(run_in("c != d", &env), Value::Bool(true));
+        assert_eq!(run_in("d == e", &env), Value::Bool(true));
     }
 
     #[test]
