@@ -15,4 +15,5 @@
 
 pub mod instrument;
 pub mod interview;
+pub mod store;
 pub mod tui;
