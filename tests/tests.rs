@@ -6,3 +6,6 @@ mod util;
 
 /// The command line itself: help, unknown commands, exit codes.
 mod cli;
+
+/// `vicor merge`: stores merged, conflicts reported, keys from the environment.
+mod merge;
