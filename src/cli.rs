@@ -24,6 +24,8 @@ pub enum Command {
     Estimate(EstimateArgs),
     /// Form replicate weights from a design and write them as columns.
     Replicate(ReplicateArgs),
+    /// Merge several enumerators' stores into one, reporting conflicts.
+    Merge(MergeArgs),
 }
 
 /// Lint one or more instruments.
@@ -99,4 +101,25 @@ pub struct ReplicateArgs {
     /// Where to write the design file that reads the new columns.
     #[arg(long, value_name = "PATH")]
     pub design_out: PathBuf,
+}
+
+/// Merge interview stores. A case found in several stores is taken once when
+/// every copy is identical; differing copies are reported as conflicts and
+/// never overwrite each other (the case is left out, or keeps the copy the
+/// output already had). Exits 1 when there are conflicts.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The merged store. If it exists, its cases are kept and merged too.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// The stores to merge (read only, never changed).
+    #[arg(value_name = "DB", required = true)]
+    pub dbs: Vec<PathBuf>,
+    /// Environment variable holding the stores' passphrase.
+    ///
+    /// The passphrase itself never goes on the command line, where other
+    /// users and the shell history could read it. All stores and the output
+    /// share this key; without the flag they are unencrypted.
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
 }

@@ -52,6 +52,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Validate(args) => validate(args),
         Command::Estimate(args) => estimate(args),
         Command::Replicate(args) => replicate(args),
+        Command::Merge(args) => merge(args),
     }
 }
 
@@ -93,4 +94,48 @@ fn replicate(args: cli::ReplicateArgs) -> Outcome {
     Err(Failure::user(miette::miette!(
         "vicor replicate is not built yet"
     )))
+}
+
+fn merge(args: cli::MergeArgs) -> Outcome {
+    let key = store_key(args.key_env.as_deref())?;
+    let inputs: Vec<&std::path::Path> = args.dbs.iter().map(|p| p.as_path()).collect();
+    let report = vicor::store::merge(&args.out, &inputs, key.as_deref()).map_err(store_failure)?;
+    print!("{report}");
+    if report.conflicts.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "{} conflicting cases were not taken from the inputs: compare the stores named above, then merge again",
+        report.conflicts.len()
+    );
+    Ok(ExitCode::from(1))
+}
+
+/// The passphrase of the stores, read from the environment variable named by
+/// `--key-env` (never from the command line); `None` without the flag.
+fn store_key(key_env: Option<&str>) -> Result<Option<String>, Failure> {
+    let Some(var) = key_env else {
+        return Ok(None);
+    };
+    match std::env::var(var) {
+        Ok(key) if !key.is_empty() => Ok(Some(key)),
+        Ok(_) => Err(Failure::user(miette::miette!(
+            "the environment variable {var} is empty: put the store's passphrase in it"
+        ))),
+        Err(std::env::VarError::NotPresent) => Err(Failure::user(miette::miette!(
+            "the environment variable {var} is not set: export {var} with the store's passphrase, or leave out --key-env for an unencrypted store"
+        ))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Failure::user(miette::miette!(
+            "the environment variable {var} is not valid UTF-8: give the passphrase as UTF-8 text"
+        ))),
+    }
+}
+
+/// A store error is the user's to fix, except an unexpected SQLite failure.
+fn store_failure(err: vicor::store::StoreError) -> Failure {
+    if err.is_internal() {
+        Failure::internal(err)
+    } else {
+        Failure::user(err)
+    }
 }

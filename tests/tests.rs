@@ -9,3 +9,6 @@ mod cli;
 
 /// `vicor validate` on bad and hostile instruments.
 mod validate;
+
+/// `vicor merge`: stores merged, conflicts reported, keys from the environment.
+mod merge;

@@ -182,6 +182,14 @@ impl Store {
                 (None, false) => return Err(StoreError::MissingKey { path: to_path() }),
                 _ => {}
             }
+            // SQLite takes a file shorter than one page for an empty
+            // database, and would write a store over it. Pages are at least
+            // 512 bytes, and SQLCipher's (pinned by cipher_compatibility 4)
+            // 4096.
+            let one_page = if key.is_some() { 4096 } else { 512 };
+            if meta.len() < one_page {
+                return Err(StoreError::NotAStore { path: to_path() });
+            }
         }
         if !options.read_only && meta.permissions().readonly() {
             return Err(StoreError::ReadOnly { path: to_path() });
@@ -233,7 +241,7 @@ impl Store {
         }
         if options.read_only {
             if version == 0 {
-                return Err(StoreError::Foreign { path: to_path() });
+                return Err(StoreError::NotAStore { path: to_path() });
             }
             return Ok(Store {
                 conn,

@@ -411,8 +411,25 @@ fn foreign_and_garbage_files_are_refused_untouched() {
     ));
     assert!(matches!(
         Store::open(&garbage, Some(KEY)),
+        Err(StoreError::NotAStore { .. })
+    ));
+    let long_garbage = dir.path().join("noise.bin");
+    fs::write(&long_garbage, vec![0xa5u8; 3 * 4096]).expect("write");
+    assert!(matches!(
+        Store::open(&long_garbage, Some(KEY)),
         Err(StoreError::WrongKey { .. })
     ));
+    let tiny = dir.path().join("tiny.db");
+    fs::write(&tiny, "x").expect("write");
+    for key in [None, Some(KEY)] {
+        assert!(Store::open(&tiny, key).is_err());
+        assert!(Store::open_read_only(&tiny, key).is_err());
+    }
+    assert!(bytes(&tiny) == b"x", "a tiny file was written over");
+    assert!(
+        bytes(&long_garbage) == vec![0xa5u8; 3 * 4096],
+        "noise was written over"
+    );
     assert!(
         (bytes(&foreign), bytes(&garbage)) == before,
         "a refused file changed"
