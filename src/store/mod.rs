@@ -328,7 +328,12 @@ impl Store {
 
     /// Starts a new case with a fresh random id.
     pub fn create_case(&mut self, new: &NewCase) -> Result<CaseId, StoreError> {
-        let id = CaseId::random();
+        self.create_case_as(CaseId::random(), new)
+    }
+
+    /// Creates a case under an id chosen beforehand (a scripted run checks
+    /// its answers with the case's own random seed before storing anything).
+    pub fn create_case_as(&mut self, id: CaseId, new: &NewCase) -> Result<CaseId, StoreError> {
         let utc = new.created_utc.to_string();
         self.conn
             .execute(

@@ -232,8 +232,12 @@ pub struct CaseSession<'s> {
 
 impl CaseSession<'_> {
     pub fn create(&mut self) -> Result<CaseId, StoreError> {
+        self.create_as(CaseId::random())
+    }
+
+    pub fn create_as(&mut self, id: CaseId) -> Result<CaseId, StoreError> {
         let s = stamp(self.instrument);
-        self.store.create_case(&NewCase {
+        self.store.create_case_as(id, &NewCase {
             instrument_id: s.id,
             instrument_version: s.version,
             instrument_hash: s.hash,
@@ -250,10 +254,16 @@ impl CaseSession<'_> {
         Ok(restore(&record, &events))
     }
 
-    /// Commits one engine update in one transaction.
+    /// Commits one engine update in one transaction; a completion then
+    /// records the outcome `complete`.
     pub fn commit(&mut self, id: &CaseId, update: &Update) -> Result<(), StoreError> {
-        let changes = changes(update, &self.enumerator, now());
-        self.store.record_all(id, &changes)
+        let at = now();
+        let changes = changes(update, &self.enumerator, at);
+        self.store.record_all(id, &changes)?;
+        if let Some(outcome) = update.completed {
+            self.store.set_outcome(id, &to_store_outcome(outcome), &self.enumerator, at)?;
+        }
+        Ok(())
     }
 }
 
