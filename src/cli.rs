@@ -181,6 +181,9 @@ pub struct RunArgs {
     /// Who is recorded as the enumerator.
     #[arg(long, value_name = "ID", default_value = "script")]
     pub enumerator: String,
+    /// Print each answer once it is saved (`saved PATH = VALUE`).
+    #[arg(long)]
+    pub progress: bool,
 }
 
 /// The case list of a store.

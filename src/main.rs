@@ -36,7 +36,20 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(Failure::User(report)) => {
-            eprintln!("{report:?}");
+            // Diagnostics with a place in a file are rendered by miette;
+            // plain messages print as one unwrapped line a script can read.
+            if report.labels().is_some() {
+                eprintln!("{report:?}");
+            } else {
+                let top = report.to_string();
+                eprintln!("error: {top}");
+                for cause in report.chain().skip(1) {
+                    let cause = cause.to_string();
+                    if !top.contains(&cause) {
+                        eprintln!("  caused by: {cause}");
+                    }
+                }
+            }
             ExitCode::from(1)
         }
         Err(Failure::Internal(report)) => {
@@ -167,7 +180,11 @@ fn open_store(args: &cli::StoreArgs) -> Result<vicor::store::Store, Failure> {
 fn default_instrument() -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("instruments");
     let main = root.join("victimization.yaml");
-    if main.exists() { main } else { root.join("example.yaml") }
+    if main.exists() {
+        main
+    } else {
+        root.join("example.yaml")
+    }
 }
 
 fn interview(args: cli::InterviewArgs) -> Outcome {
@@ -192,11 +209,17 @@ fn interview(args: cli::InterviewArgs) -> Outcome {
         session.open(&id).map_err(store_failure)?;
     }
     let backend = StoreBackend::new(&mut store, &instrument, &enumerator);
-    let mut app = App::new(&instrument, Box::new(backend), &enumerator, args.lang.as_deref());
+    let mut app = App::new(
+        &instrument,
+        Box::new(backend),
+        &enumerator,
+        args.lang.as_deref(),
+    );
     if let Some(case) = &args.case {
         app.open_case(case);
     }
-    vicor::tui::run(&mut app).map_err(|e| Failure::user(miette::miette!("the terminal failed: {e}")))?;
+    vicor::tui::run(&mut app)
+        .map_err(|e| Failure::user(miette::miette!("the terminal failed: {e}")))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -212,10 +235,16 @@ fn run_script(args: cli::RunArgs) -> Outcome {
     use vicor::store::session::{self, CaseSession};
     let checked = vicor::instrument::validate(&args.file);
     let Some(instrument) = checked.instrument.as_ref() else {
-        return print_problems(&checked.render(), "the instrument has errors; nothing was stored");
+        return print_problems(
+            &checked.render(),
+            "the instrument has errors; nothing was stored",
+        );
     };
     let text = std::fs::read_to_string(&args.answers).map_err(|e| {
-        Failure::user(miette::miette!("cannot read the answers file {}: {e}", args.answers.display()))
+        Failure::user(miette::miette!(
+            "cannot read the answers file {}: {e}",
+            args.answers.display()
+        ))
     })?;
     let script = match Script::parse(instrument, &text) {
         Ok(script) => script,
@@ -224,14 +253,23 @@ fn run_script(args: cli::RunArgs) -> Outcome {
                 path: args.answers.display().to_string(),
                 text: text.clone(),
             }];
-            let rendered: Vec<String> =
-                diags.iter().map(|d| vicor::instrument::diag::render(d, &files)).collect();
-            let closing = format!("the answers file has {} problem(s); nothing was stored", diags.len());
+            let rendered: Vec<String> = diags
+                .iter()
+                .map(|d| vicor::instrument::diag::render(d, &files))
+                .collect();
+            let closing = format!(
+                "the answers file has {} problem(s); nothing was stored",
+                diags.len()
+            );
             return print_problems(&rendered.join("\n"), &closing);
         }
     };
     let mut store = open_store(&args.store)?;
-    let mut session = CaseSession { store: &mut store, instrument, enumerator: args.enumerator.clone() };
+    let mut session = CaseSession {
+        store: &mut store,
+        instrument,
+        enumerator: args.enumerator.clone(),
+    };
     let (id, existing) = match &args.case {
         Some(case) => {
             let id: vicor::store::CaseId = case.parse().map_err(store_failure)?;
@@ -244,7 +282,9 @@ fn run_script(args: cli::RunArgs) -> Outcome {
         None => (
             vicor::interview::Saved::default(),
             session::case_seed(&id),
-            jiff::tz::TimeZone::system().to_datetime(jiff::Timestamp::now()).date(),
+            jiff::tz::TimeZone::system()
+                .to_datetime(jiff::Timestamp::now())
+                .date(),
         ),
     };
     // A dry run first, with the case's own seed, so that a refused answer
@@ -264,7 +304,20 @@ fn run_script(args: cli::RunArgs) -> Outcome {
     let end = drive(
         &mut engine,
         &script,
-        &mut |_, update| session.commit(&id, update).map_err(|e| failure = Some(e.to_string())),
+        &mut |_, update| {
+            session
+                .commit(&id, update)
+                .map_err(|e| failure = Some(e.to_string()))?;
+            if args.progress {
+                // Printed only after the commit returned: what is shown is on disk.
+                for (path, answer) in &update.answers {
+                    if let Some(a) = answer {
+                        println!("saved {path} = {a}");
+                    }
+                }
+            }
+            Ok(())
+        },
         &mut |path, message| eprintln!("warning: {path}: {message} (confirmed)"),
     );
     match end {
@@ -280,9 +333,16 @@ fn run_script(args: cli::RunArgs) -> Outcome {
                 .unwrap_or_default();
             session
                 .store
-                .set_outcome(&id, &vicor::store::Outcome::Partial, &args.enumerator, session::now())
+                .set_outcome(
+                    &id,
+                    &vicor::store::Outcome::Partial,
+                    &args.enumerator,
+                    session::now(),
+                )
                 .map_err(store_failure)?;
-            println!("case {id}: partial; stopped at {path}: the answers file has no answer to \"{text}\"");
+            println!(
+                "case {id}: partial; stopped at {path}: the answers file has no answer to \"{text}\""
+            );
             Ok(ExitCode::SUCCESS)
         }
         Ok(RunEnd::NotComplete(problems)) => Err(Failure::user(miette::miette!(

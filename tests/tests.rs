@@ -12,3 +12,6 @@ mod validate;
 
 /// `vicor merge`: stores merged, conflicts reported, keys from the environment.
 mod merge;
+
+/// `vicor run` and `vicor cases`: scripted interviews, encryption, kills.
+mod run;

@@ -331,6 +331,21 @@ impl Store {
         self.create_case_as(CaseId::random(), new)
     }
 
+    /// SQLite's own consistency check of the whole file; the problems it
+    /// finds, or an empty list for a sound store.
+    pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.err())?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(self.err())?;
+        Ok(rows.into_iter().filter(|r| r != "ok").collect())
+    }
+
     /// Creates a case under an id chosen beforehand (a scripted run checks
     /// its answers with the case's own random seed before storing anything).
     pub fn create_case_as(&mut self, id: CaseId, new: &NewCase) -> Result<CaseId, StoreError> {

@@ -97,13 +97,18 @@ pub fn from_store_status(status: CaseStatus) -> interview::CaseStatus {
 /// Each answer travels with the event that caused it; the last change
 /// carries the resume position and, on completion, the status.
 pub fn changes(update: &Update, enumerator: &str, at: EventTime) -> Vec<Change> {
-    let mut answers: BTreeMap<&ItemPath, Option<&Answer>> =
-        update.answers.iter().map(|(p, a)| (p, a.as_ref())).collect();
+    let mut answers: BTreeMap<&ItemPath, Option<&Answer>> = update
+        .answers
+        .iter()
+        .map(|(p, a)| (p, a.as_ref()))
+        .collect();
     let mut out = Vec::new();
     for event in &update.events {
         let kind = match event.kind {
             interview::EventKind::Answer => EventKind::Answer,
-            interview::EventKind::Skipped | interview::EventKind::Restored => EventKind::RelevanceChange,
+            interview::EventKind::Skipped | interview::EventKind::Restored => {
+                EventKind::RelevanceChange
+            }
             interview::EventKind::WarningConfirmed => EventKind::SoftCheckConfirmed,
             interview::EventKind::RandomSelection => EventKind::RandomSelection,
             interview::EventKind::Navigate => EventKind::Navigate,
@@ -116,8 +121,10 @@ pub fn changes(update: &Update, enumerator: &str, at: EventTime) -> Vec<Change> 
         if let Some(path) = &event.path {
             change = change.with_path(&path.to_string());
             // The answer this event sets, taken once.
-            if matches!(event.kind, interview::EventKind::Answer | interview::EventKind::RandomSelection)
-                && let Some(answer) = answers.remove(path)
+            if matches!(
+                event.kind,
+                interview::EventKind::Answer | interview::EventKind::RandomSelection
+            ) && let Some(answer) = answers.remove(path)
             {
                 change = change.with_answer(match answer {
                     Some(a) => AnswerChange::Set(to_stored(a)),
@@ -135,7 +142,11 @@ pub fn changes(update: &Update, enumerator: &str, at: EventTime) -> Vec<Change> 
                     .filter(|(p, _)| Some(p) == event.path.as_ref())
                     .map(|(_, i)| i.to_string())
                     .collect();
-                Some(format!("checks {}: {}", checks.join(","), event.new.clone().unwrap_or_default()))
+                Some(format!(
+                    "checks {}: {}",
+                    checks.join(","),
+                    event.new.clone().unwrap_or_default()
+                ))
             }
             interview::EventKind::RandomSelection
             | interview::EventKind::Language
@@ -191,11 +202,18 @@ pub fn restore(record: &CaseRecord, events: &[crate::store::EventRecord]) -> Res
         }
     }
     let mut confirmed = BTreeSet::new();
-    for e in events.iter().filter(|e| e.kind == EventKind::SoftCheckConfirmed) {
-        let (Some(path), Some(detail)) = (e.path.as_deref().and_then(ItemPath::parse), &e.detail) else {
+    for e in events
+        .iter()
+        .filter(|e| e.kind == EventKind::SoftCheckConfirmed)
+    {
+        let (Some(path), Some(detail)) = (e.path.as_deref().and_then(ItemPath::parse), &e.detail)
+        else {
             continue;
         };
-        let list = detail.strip_prefix("checks ").and_then(|d| d.split(':').next()).unwrap_or("");
+        let list = detail
+            .strip_prefix("checks ")
+            .and_then(|d| d.split(':').next())
+            .unwrap_or("");
         for i in list.split(',').filter_map(|i| i.trim().parse().ok()) {
             confirmed.insert((path.clone(), i));
         }
@@ -237,13 +255,16 @@ impl CaseSession<'_> {
 
     pub fn create_as(&mut self, id: CaseId) -> Result<CaseId, StoreError> {
         let s = stamp(self.instrument);
-        self.store.create_case_as(id, &NewCase {
-            instrument_id: s.id,
-            instrument_version: s.version,
-            instrument_hash: s.hash,
-            enumerator: self.enumerator.clone(),
-            created_utc: Timestamp::now(),
-        })
+        self.store.create_case_as(
+            id,
+            &NewCase {
+                instrument_id: s.id,
+                instrument_version: s.version,
+                instrument_hash: s.hash,
+                enumerator: self.enumerator.clone(),
+                created_utc: Timestamp::now(),
+            },
+        )
     }
 
     /// Opens a case of this instrument; refuses a case whose instrument
@@ -261,7 +282,8 @@ impl CaseSession<'_> {
         let changes = changes(update, &self.enumerator, at);
         self.store.record_all(id, &changes)?;
         if let Some(outcome) = update.completed {
-            self.store.set_outcome(id, &to_store_outcome(outcome), &self.enumerator, at)?;
+            self.store
+                .set_outcome(id, &to_store_outcome(outcome), &self.enumerator, at)?;
         }
         Ok(())
     }
@@ -282,14 +304,32 @@ mod tests {
             answers: vec![(p("members[1].age"), Some(Answer::Int(30)))],
             confirmations: vec![(p("members[1].age"), 0)],
             events: vec![
-                Event { kind: K::Answer, path: Some(p("members[1].age")), old: None, new: Some("30".into()) },
-                Event { kind: K::WarningConfirmed, path: Some(p("members[1].age")), old: None, new: Some("old".into()) },
-                Event { kind: K::Skipped, path: Some(p("members[1].job")), old: None, new: Some("2".into()) },
+                Event {
+                    kind: K::Answer,
+                    path: Some(p("members[1].age")),
+                    old: None,
+                    new: Some("30".into()),
+                },
+                Event {
+                    kind: K::WarningConfirmed,
+                    path: Some(p("members[1].age")),
+                    old: None,
+                    new: Some("old".into()),
+                },
+                Event {
+                    kind: K::Skipped,
+                    path: Some(p("members[1].job")),
+                    old: None,
+                    new: Some("2".into()),
+                },
             ],
             position: Some(p("members[1].age")),
             completed: None,
         };
-        let at = EventTime { utc: Timestamp::UNIX_EPOCH, monotonic_ns: 1 };
+        let at = EventTime {
+            utc: Timestamp::UNIX_EPOCH,
+            monotonic_ns: 1,
+        };
         let changes = changes(&update, "E1", at);
         assert_eq!(changes.len(), 3);
         assert_eq!(changes[0].answer, AnswerChange::Set(StoredAnswer::Int(30)));

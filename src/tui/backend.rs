@@ -15,8 +15,18 @@ pub struct StoreBackend<'s> {
 }
 
 impl<'s> StoreBackend<'s> {
-    pub fn new(store: &'s mut Store, instrument: &'s Instrument, enumerator: &str) -> StoreBackend<'s> {
-        StoreBackend { session: CaseSession { store, instrument, enumerator: enumerator.to_string() } }
+    pub fn new(
+        store: &'s mut Store,
+        instrument: &'s Instrument,
+        enumerator: &str,
+    ) -> StoreBackend<'s> {
+        StoreBackend {
+            session: CaseSession {
+                store,
+                instrument,
+                enumerator: enumerator.to_string(),
+            },
+        }
     }
 }
 
@@ -52,12 +62,24 @@ impl CaseStore for StoreBackend<'_> {
     fn open(&mut self, case: &str) -> Result<Opened, String> {
         let restored = self.session.open(&id(case)?).map_err(text)?;
         if !restored.unreadable.is_empty() {
-            return Err(format!("case {case} has answers at unreadable paths: {}", restored.unreadable.join(", ")));
+            return Err(format!(
+                "case {case} has answers at unreadable paths: {}",
+                restored.unreadable.join(", ")
+            ));
         }
-        Ok(Opened { saved: restored.saved, seed: restored.seed, today: restored.today })
+        Ok(Opened {
+            saved: restored.saved,
+            seed: restored.seed,
+            today: restored.today,
+        })
     }
 
-    fn commit(&mut self, case: &str, update: &Update, _interview: &Interview) -> Result<(), String> {
+    fn commit(
+        &mut self,
+        case: &str,
+        update: &Update,
+        _interview: &Interview,
+    ) -> Result<(), String> {
         self.session.commit(&id(case)?, update).map_err(text)
     }
 
@@ -65,7 +87,12 @@ impl CaseStore for StoreBackend<'_> {
         let enumerator = self.session.enumerator.clone();
         self.session
             .store
-            .set_outcome(&id(case)?, &session::to_store_outcome(outcome), &enumerator, session::now())
+            .set_outcome(
+                &id(case)?,
+                &session::to_store_outcome(outcome),
+                &enumerator,
+                session::now(),
+            )
             .map_err(text)
     }
 
@@ -73,7 +100,13 @@ impl CaseStore for StoreBackend<'_> {
         let enumerator = self.session.enumerator.clone();
         self.session
             .store
-            .add_note(&id(case)?, Some(&path.to_string()), text_, &enumerator, session::now())
+            .add_note(
+                &id(case)?,
+                Some(&path.to_string()),
+                text_,
+                &enumerator,
+                session::now(),
+            )
             .map(|_| ())
             .map_err(text)
     }
