@@ -363,8 +363,8 @@ fn cases(args: cli::CasesArgs) -> Outcome {
     let store = open_store(&args.store)?;
     let cases = store.cases().map_err(store_failure)?;
     println!(
-        "{:<36}  {:<16}  {:<11}  {:<11}  {:<12}  {}",
-        "case", "instrument", "status", "outcome", "enumerator", "modified (UTC)"
+        "{:<36}  {:<16}  {:<11}  {:<11}  {:<12}  modified (UTC)",
+        "case", "instrument", "status", "outcome", "enumerator"
     );
     for c in cases {
         println!(
