@@ -252,8 +252,7 @@ fn wrong_or_missing_key_is_refused_and_leaves_the_file_alone() {
     ));
     assert!(bytes(&path) == before, "the store file changed");
     let message = Store::open(&path, Some("wrong"))
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(
         message.starts_with("the key does not open this store"),
@@ -311,7 +310,7 @@ fn read_only_file_is_reported_and_still_readable_read_only() {
     let id = filled(&path, None).1;
     fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).expect("chmod");
     let before = bytes(&path);
-    let err = Store::open(&path, None).err().expect("refused");
+    let err = Store::open(&path, None).expect_err("refused");
     assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
     assert!(err.to_string().contains("read-only"));
     let store = Store::open_read_only(&path, None).expect("read-only open");
@@ -329,9 +328,7 @@ fn locked_store_is_reported_and_nothing_is_half_written() {
         .execute_batch("BEGIN EXCLUSIVE")
         .expect("the other program locks");
 
-    let err = Store::open_with(&path, Some(KEY), &quick(false))
-        .err()
-        .expect("open refused");
+    let err = Store::open_with(&path, Some(KEY), &quick(false)).expect_err("open refused");
     assert!(matches!(err, StoreError::Locked { .. }), "{err}");
     assert!(err.to_string().contains("locked by another program"));
 
