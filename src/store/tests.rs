@@ -769,3 +769,82 @@ fn merge_with_a_bad_input_leaves_no_output_and_no_garbage() {
     ));
     assert!(!out2.exists());
 }
+
+/// The child side of the kill test: records answers until killed, printing
+/// each one's number only after `record` returned.
+fn write_until_killed(path: &Path, id: &CaseId) -> ! {
+    use std::io::Write;
+    let mut store = Store::open(path, Some(KEY)).expect("child opens the store");
+    let mut out = std::io::stdout();
+    for i in 1i64.. {
+        let change = Change::answer(&format!("q{i}"), StoredAnswer::Int(i), "e1", at(i))
+            .with_resume(&format!("q{}", i + 1));
+        store.record(id, &change).expect("child records");
+        writeln!(out, "committed {i}").expect("stdout");
+        out.flush().expect("stdout");
+    }
+    unreachable!("the loop runs until the process is killed")
+}
+
+#[test]
+fn killed_writer_loses_no_acknowledged_answer() {
+    use std::io::BufRead;
+    const CHILD: &str = "VICOR_STORE_KILL_TEST_CHILD";
+    if let Some(spec) = std::env::var_os(CHILD) {
+        let spec = spec.to_string_lossy().into_owned();
+        let (path, id) = spec.split_once('|').expect("path|case");
+        write_until_killed(Path::new(path), &id.parse().expect("case id"));
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.db");
+    let id = {
+        let mut store = Store::open(&path, Some(KEY)).expect("open");
+        store.create_case(&new_case("e1")).expect("case")
+    };
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "store::tests::killed_writer_loses_no_acknowledged_answer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, format!("{}|{id}", path.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("child starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut acknowledged = 0i64;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("child output");
+        if let Some(n) = line.strip_prefix("committed ") {
+            acknowledged = n.parse().expect("a number");
+            if acknowledged >= 150 {
+                child.kill().expect("SIGKILL the writer mid-stream");
+                break;
+            }
+        }
+    }
+    child.wait().expect("child reaped");
+    assert!(acknowledged >= 150, "the child stopped early");
+
+    let store = Store::open(&path, Some(KEY)).expect("reopens after the kill");
+    let record = store.case(&id).expect("case");
+    for i in 1..=acknowledged {
+        assert_eq!(
+            record.answers.get(&format!("q{i}")),
+            Some(&StoredAnswer::Int(i)),
+            "acknowledged answer q{i} lost"
+        );
+    }
+    // Whatever got in after the last acknowledgement came in whole.
+    let events = store.events(&id).expect("events");
+    assert_eq!(events.len(), record.answers.len());
+    let last = record.answers.len() as i64;
+    assert_eq!(record.summary.resume, Some(format!("q{}", last + 1)));
+    for (n, event) in (1..).zip(&events) {
+        assert_eq!(event.seq, n);
+        assert_eq!(event.new, Some(StoredAnswer::Int(n)));
+    }
+}
