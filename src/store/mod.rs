@@ -90,6 +90,15 @@ pub struct Store {
     version: i64,
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("schema_version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Removes a store file that a failed open created, with its companions, so
 /// that no half-made file is left behind.
 struct CreatedFile<'a> {
