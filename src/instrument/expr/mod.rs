@@ -1,104 +1,44 @@
-//! TEMPORARY stand-in with the agreed API, replaced by the expression
-//! language branch when it is merged.
-#![allow(dead_code, unused_variables)]
+//! The expression language shared by relevance, checks, fills, computed
+//! variables, estimate specs and domains.
+//!
+//! One phase per file: [`lexer`] (text to tokens), [`parser`] (tokens to a
+//! tree, with the precedence table), [`ast`] (the tree and its canonical
+//! printing), [`types`] (the checker, run once at load), [`eval`] (values
+//! and missing-value logic) and [`functions`] (the built-ins, typing and
+//! evaluation side by side). The language is documented for questionnaire
+//! authors in `docs/instrument-language.md`, whose examples are run as
+//! tests here.
+//!
+//! Invariants:
+//! - every span is a byte range of the questionnaire file: `parse` adds the
+//!   offset of the expression text in the file to every position;
+//! - `parse` refuses input longer than [`MAX_LENGTH`] bytes or nested
+//!   deeper than [`MAX_DEPTH`], so no phase can overflow the stack;
+//! - `check` reports every type error it finds, not just the first;
+//! - `eval` never panics and never fails: what cannot be decided is
+//!   `Value::Missing(Missing::Unknown)`. The language has no clock and no
+//!   I/O; the date comes from [`Env::today`].
+//!
+//! Names are resolved by the caller's environments ([`TypeEnv`] when
+//! checking, [`Env`] when evaluating), so the language knows nothing of
+//! questionnaires or rosters beyond their names.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Span {
-    pub start: usize,
-    pub end: usize,
-}
+pub mod ast;
+mod error;
+pub mod eval;
+pub mod functions;
+pub mod lexer;
+pub mod parser;
+pub mod types;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Expr {
-    pub span: Span,
-}
+#[cfg(test)]
+mod testenv;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Type {
-    Bool,
-    Int,
-    Decimal,
-    Text,
-    Date,
-    Code,
-    Codes,
-}
+pub use ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp, references};
+pub use error::ExprError;
+pub use eval::{Env, Missing, Value, eval};
+pub use parser::{MAX_DEPTH, MAX_LENGTH, parse};
+pub use types::{Lookup, Type, TypeEnv, check};
 
-pub enum Lookup {
-    Value(Type),
-    Roster,
-    NotFound,
-    OutOfScope { roster: String },
-}
-
-pub trait TypeEnv {
-    fn lookup(&self, name: &str) -> Lookup;
-    fn enter_roster(&self, roster: &str) -> Option<Box<dyn TypeEnv + '_>>;
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Missing {
-    DontKnow,
-    Refused,
-    Skipped,
-    NotAsked,
-    Unknown,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Bool(bool),
-    Int(i64),
-    Decimal(f64),
-    Text(String),
-    Date(jiff::civil::Date),
-    Codes(Vec<i64>),
-    Missing(Missing),
-}
-
-pub trait Env {
-    fn value(&self, name: &str) -> Value;
-    fn rows(&self, roster: &str) -> usize;
-    fn row(&self, roster: &str, index: usize) -> Box<dyn Env + '_>;
-    fn today(&self) -> jiff::civil::Date;
-    fn month_name(&self, month: i8) -> String {
-        month.to_string()
-    }
-}
-
-#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
-#[error("stand-in")]
-pub struct ExprError;
-
-impl ExprError {
-    pub fn span(&self) -> Span {
-        Span::default()
-    }
-}
-
-pub fn parse(source: &str, offset: usize) -> Result<Expr, Vec<ExprError>> {
-    Ok(Expr {
-        span: Span {
-            start: offset,
-            end: offset + source.len(),
-        },
-    })
-}
-
-pub fn references(expr: &Expr) -> Vec<(String, Span)> {
-    Vec::new()
-}
-
-pub fn check(expr: &Expr, env: &dyn TypeEnv) -> Result<Type, Vec<ExprError>> {
-    Ok(Type::Bool)
-}
-
-pub fn eval(expr: &Expr, env: &dyn Env) -> Value {
-    Value::Missing(Missing::Unknown)
-}
-
-impl std::fmt::Display for Expr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("expr")
-    }
-}
+#[cfg(test)]
+mod tests;
