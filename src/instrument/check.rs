@@ -259,7 +259,10 @@ impl<'a> Checker<'a> {
                     }
                     chain.push(roster.id.clone());
                     if let Some(label) = &roster.row_label {
-                        self.text(label, "row label", languages, chain, order);
+                        // A row label names the row by its own answers
+                        // (`{name}`), shown once they exist: items of the
+                        // row are not "asked later" than the label.
+                        self.text(label, "row label", languages, chain, usize::MAX);
                     }
                     self.nodes(&roster.nodes, languages, chain);
                     chain.pop();
@@ -680,5 +683,41 @@ impl expr::Env for ConstEnv {
     }
     fn today(&self) -> jiff::civil::Date {
         self.today
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::instrument::diag::Level;
+
+    fn findings(text: &str) -> Vec<String> {
+        crate::instrument::validate_str("t.yaml", text)
+            .diagnostics
+            .iter()
+            .map(|d| format!("{:?}: {}", d.level, d.message))
+            .collect()
+    }
+
+    const ROSTER: &str = "id: t\nversion: \"1\"\ntitle: T\nlanguages: [en]\nsections:\n  - id: s\n    title: S\n    items:\n      - id: size\n        type: integer\n        text: How many?\n      - roster: people\n        title: People\n        count: size\n        row_label: \"LABEL\"\n        items:\n          - id: name\n            type: text\n            text: Name?\n      - id: later\n        type: integer\n        text: Later?\n";
+
+    #[test]
+    fn row_label_may_name_the_row_by_its_own_items() {
+        let found = findings(&ROSTER.replace("LABEL", "{name}"));
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn row_label_still_checks_its_fills() {
+        let found = findings(&ROSTER.replace("LABEL", "{nmae}"));
+        assert!(
+            found.iter().any(|f| f.contains("nmae")),
+            "an unknown name in a row label is reported: {found:?}"
+        );
+        let errors = crate::instrument::validate_str("t.yaml", &ROSTER.replace("LABEL", "{nmae}"))
+            .diagnostics
+            .iter()
+            .filter(|d| d.level == Level::Error)
+            .count();
+        assert_eq!(errors, 1);
     }
 }
