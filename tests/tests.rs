@@ -6,3 +6,6 @@ mod util;
 
 /// The command line itself: help, unknown commands, exit codes.
 mod cli;
+
+/// The bundled questionnaires validate cleanly.
+mod instruments;
