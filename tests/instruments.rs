@@ -64,3 +64,342 @@ fn each_main_instrument_validates_alone() {
         );
     }
 }
+
+// ---- the indicator inputs, evaluated on scripted answers ----
+//
+// A minimal evaluator of computed items (relevance, then value), enough to
+// test the definitions documented in instruments/README.md without the
+// interview engine: answers are given by item id, roster rows as maps.
+
+use std::collections::HashMap;
+
+use vicor::instrument::expr::{self, Env, Missing, Value};
+use vicor::instrument::model::{Instrument, Item, ItemKind, Node};
+
+fn load(name: &str) -> Instrument {
+    let checked = vicor::instrument::validate(&root().join("instruments").join(name));
+    let rendered = checked.render();
+    checked
+        .instrument
+        .unwrap_or_else(|| panic!("{name} loads:\n{rendered}"))
+}
+
+fn collect<'a>(nodes: &'a [Node], out: &mut HashMap<&'a str, &'a Item>) {
+    for node in nodes {
+        match node {
+            Node::Item(item) => {
+                out.insert(item.id.as_str(), item);
+            }
+            Node::Roster(roster) => collect(&roster.nodes, out),
+        }
+    }
+}
+
+struct Case<'a> {
+    items: HashMap<&'a str, &'a Item>,
+    answers: HashMap<String, Value>,
+    rows: HashMap<String, Vec<HashMap<String, Value>>>,
+}
+
+impl<'a> Case<'a> {
+    fn new(instrument: &'a Instrument) -> Case<'a> {
+        let mut items = HashMap::new();
+        for section in &instrument.sections {
+            collect(&section.nodes, &mut items);
+        }
+        Case {
+            items,
+            answers: HashMap::new(),
+            rows: HashMap::new(),
+        }
+    }
+
+    fn set(mut self, id: &str, value: Value) -> Self {
+        assert!(self.items.contains_key(id), "`{id}` is an item");
+        self.answers.insert(id.to_string(), value);
+        self
+    }
+
+    fn row(mut self, roster: &str, answers: &[(&str, Value)]) -> Self {
+        let row = answers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        self.rows.entry(roster.to_string()).or_default().push(row);
+        self
+    }
+
+    fn get(&self, id: &str) -> Value {
+        Scope {
+            case: self,
+            row: None,
+        }
+        .value(id)
+    }
+}
+
+struct Scope<'c, 'a> {
+    case: &'c Case<'a>,
+    row: Option<&'c HashMap<String, Value>>,
+}
+
+impl Env for Scope<'_, '_> {
+    fn value(&self, name: &str) -> Value {
+        if let Some(v) = self.row.and_then(|r| r.get(name)) {
+            return v.clone();
+        }
+        if let Some(v) = self.case.answers.get(name) {
+            return v.clone();
+        }
+        let Some(item) = self.case.items.get(name) else {
+            return Value::Missing(Missing::Unknown);
+        };
+        let ItemKind::Computed { value } = &item.kind else {
+            return Value::Missing(Missing::Skipped);
+        };
+        if let Some(when) = &item.when
+            && expr::eval(&when.expr, self) != Value::Bool(true)
+        {
+            return Value::Missing(Missing::Skipped);
+        }
+        expr::eval(&value.expr, self)
+    }
+
+    fn rows(&self, roster: &str) -> usize {
+        self.case.rows.get(roster).map_or(0, Vec::len)
+    }
+
+    fn row(&self, roster: &str, index: usize) -> Box<dyn Env + '_> {
+        Box::new(Scope {
+            case: self.case,
+            row: self.case.rows.get(roster).and_then(|r| r.get(index)),
+        })
+    }
+
+    fn today(&self) -> jiff::civil::Date {
+        jiff::civil::date(2026, 6, 15)
+    }
+}
+
+const YES: Value = Value::Int(1);
+const NO: Value = Value::Int(2);
+const DK: Value = Value::Missing(Missing::DontKnow);
+
+fn int(v: i64) -> Value {
+    Value::Int(v)
+}
+
+fn missing(v: &Value) -> bool {
+    v.is_missing()
+}
+
+#[test]
+fn sdg_1614_counts_safe_and_very_safe_over_everyone() {
+    let inst = load("victimization.yaml");
+    for (answer, want) in [(int(1), 1), (int(2), 1), (int(3), 0), (int(5), 0), (DK, 0)] {
+        let case = Case::new(&inst).set("safe_dark", answer.clone());
+        assert_eq!(
+            case.get("sdg_1614_safe"),
+            int(want),
+            "safe_dark = {answer:?}"
+        );
+    }
+}
+
+#[test]
+fn sdg_1613_physical_is_robbery_or_assault_in_12_months() {
+    let inst = load("victimization.yaml");
+    let victim = Case::new(&inst)
+        .set("rob_5y", NO)
+        .set("assault_5y", YES)
+        .set("assault_when", int(1));
+    assert_eq!(victim.get("sdg_1613_physical"), int(1));
+    assert_eq!(victim.get("sdg_1613_robbery"), int(0));
+    let earlier = Case::new(&inst)
+        .set("rob_5y", NO)
+        .set("assault_5y", YES)
+        .set("assault_when", int(2));
+    assert_eq!(
+        earlier.get("sdg_1613_physical"),
+        int(0),
+        "before the 12 months"
+    );
+    let unknown = Case::new(&inst).set("rob_5y", DK).set("assault_5y", NO);
+    assert!(
+        missing(&unknown.get("sdg_1613_physical")),
+        "no yes and a don't know is item non-response"
+    );
+    let sexual = Case::new(&inst)
+        .set("sev_a5", NO)
+        .set("sev_b5", NO)
+        .set("sev_c5", NO)
+        .set("sev_d5", YES)
+        .set("sev_d12", YES)
+        .set("sev_e5", NO)
+        .set("sev_f5", NO);
+    assert_eq!(sexual.get("sdg_1613_sexual"), int(1));
+}
+
+#[test]
+fn sdg_1631_uses_the_incident_form_or_the_type_question() {
+    let inst = load("victimization.yaml");
+    fn assaulted(case: Case<'_>) -> Case<'_> {
+        case.set("rob_5y", NO)
+            .set("assault_5y", YES)
+            .set("assault_when", int(1))
+    }
+    let police = assaulted(Case::new(&inst))
+        .set("inc_crime", int(13))
+        .set("inc_reported", int(1))
+        .set("inc_report_to", Value::Codes(vec![13]));
+    assert_eq!(police.get("sdg_1631_reported_physical"), int(1));
+    assert_eq!(police.get("sdg_1631_reported"), int(1));
+    let doctor = assaulted(Case::new(&inst))
+        .set("inc_crime", int(13))
+        .set("inc_reported", int(1))
+        .set("inc_report_to", Value::Codes(vec![32]));
+    assert_eq!(doctor.get("sdg_1631_reported_physical"), int(0));
+    let elder = assaulted(Case::new(&inst))
+        .set("inc_crime", int(13))
+        .set("inc_reported", int(2))
+        .set("inc_report_to", Value::Codes(vec![21]));
+    assert_eq!(
+        elder.get("sdg_1631_reported_physical"),
+        int(0),
+        "informal mechanisms count only where recognised"
+    );
+    let burgled_later = assaulted(Case::new(&inst))
+        .set("inc_crime", int(5))
+        .set("phv_reported", int(3));
+    assert_eq!(burgled_later.get("sdg_1631_reported_physical"), int(0));
+    let dk = assaulted(Case::new(&inst))
+        .set("inc_crime", int(13))
+        .set("inc_reported", DK);
+    assert!(missing(&dk.get("sdg_1631_reported_physical")));
+    let no_victim = Case::new(&inst).set("rob_5y", NO).set("assault_5y", NO);
+    assert!(missing(&no_victim.get("sdg_1631_reported_physical")));
+}
+
+#[test]
+fn sdg_1651_counts_asked_or_paid_among_those_with_contact() {
+    for name in ["victimization.yaml", "corruption.yaml"] {
+        let inst = load(name);
+        let clean = Case::new(&inst)
+            .row(
+                "officials",
+                &[("cor_contact", YES), ("cor_asked", NO), ("cor_paid", NO)],
+            )
+            .row("officials", &[("cor_contact", NO)]);
+        assert_eq!(clean.get("sdg_1651_contact"), int(1));
+        assert_eq!(clean.get("sdg_1651_bribe"), int(0));
+        let refused = Case::new(&inst)
+            .row(
+                "officials",
+                &[
+                    ("cor_contact", YES),
+                    ("cor_asked", YES),
+                    ("cor_refused", YES),
+                    ("cor_paid", NO),
+                ],
+            )
+            .row("officials", &[("cor_contact", NO)]);
+        assert_eq!(refused.get("sdg_1651_bribe"), int(1), "asked and refused");
+        assert_eq!(refused.get("sdg_1651_bribe_paid"), int(0));
+        assert_eq!(refused.get("sdg_1651_n_bribe_types"), int(1));
+        let none = Case::new(&inst)
+            .row("officials", &[("cor_contact", NO)])
+            .row("officials", &[("cor_contact", NO)]);
+        assert_eq!(none.get("sdg_1651_contact"), int(0));
+        assert!(
+            missing(&none.get("sdg_1651_bribe")),
+            "out of the denominator"
+        );
+    }
+}
+
+#[test]
+fn sdg_1172_is_sexual_or_physical_harassment_with_place() {
+    let inst = load("victimization.yaml");
+    let mut case = Case::new(&inst);
+    for k in ["a", "b", "c", "d", "e", "f", "g"] {
+        case = case.set(&format!("shar_{k}"), if k == "c" { YES } else { NO });
+    }
+    for k in ["a", "b", "c", "d", "e"] {
+        case = case.set(&format!("phar_{k}"), NO);
+    }
+    let case = case.set("shar_place", int(6));
+    assert_eq!(case.get("sdg_1172_sexual"), int(1));
+    assert_eq!(case.get("sdg_1172_physical"), int(0));
+    assert_eq!(case.get("sdg_1172_harassed"), int(1));
+    assert_eq!(case.get("sdg_1172_place_sexual"), int(6));
+    assert!(missing(&case.get("sdg_1172_place_physical")));
+}
+
+#[test]
+fn disability_follows_the_washington_group_cut_off() {
+    let inst = load("victimization.yaml");
+    let domains = [
+        "wg_seeing",
+        "wg_hearing",
+        "wg_walking",
+        "wg_cognition",
+        "wg_selfcare",
+        "wg_communication",
+    ];
+    let with = |answers: [i64; 6]| {
+        let mut case = Case::new(&inst);
+        for (d, a) in domains.iter().zip(answers) {
+            case = case.set(d, int(a));
+        }
+        case.get("sdg_disability")
+    };
+    assert_eq!(
+        with([1, 2, 2, 1, 1, 1]),
+        int(0),
+        "some difficulty is not enough"
+    );
+    assert_eq!(with([1, 1, 3, 1, 1, 1]), int(1));
+    assert_eq!(with([4, 1, 1, 1, 1, 1]), int(1));
+}
+
+#[test]
+fn every_documented_output_variable_is_computed() {
+    let readme = std::fs::read_to_string(root().join("instruments/README.md"))
+        .expect("instruments/README.md is readable");
+    let documented: Vec<String> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `sdg_"))
+        .flat_map(|l| {
+            let first = l.split('|').nth(1).unwrap_or("");
+            first
+                .split('`')
+                .filter(|w| w.starts_with("sdg_"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(documented.len() >= 30, "the tables list the variables");
+    let victimization = load("victimization.yaml");
+    let case = Case::new(&victimization);
+    for var in &documented {
+        let item = case
+            .items
+            .get(var.as_str())
+            .unwrap_or_else(|| panic!("`{var}` is documented but not in victimization.yaml"));
+        assert!(
+            matches!(item.kind, ItemKind::Computed { .. }),
+            "`{var}` is a computed variable"
+        );
+    }
+    let corruption = load("corruption.yaml");
+    let case = Case::new(&corruption);
+    for var in documented
+        .iter()
+        .filter(|v| v.starts_with("sdg_1651") || !v[4..].starts_with(|c: char| c.is_ascii_digit()))
+    {
+        assert!(
+            case.items.contains_key(var.as_str()),
+            "`{var}` is in corruption.yaml too"
+        );
+    }
+}
