@@ -403,3 +403,22 @@ fn every_documented_output_variable_is_computed() {
         );
     }
 }
+
+#[test]
+fn the_selected_type_of_official_is_named_in_both_languages() {
+    let inst = load("corruption.yaml");
+    let case = Case::new(&inst).set("cor_sel", int(5));
+    assert_eq!(
+        case.get("cor_sel_name_en"),
+        Value::Text("teachers or lecturers in public education".into())
+    );
+    assert_eq!(
+        case.get("cor_sel_name_fr"),
+        Value::Text("des enseignants de l'enseignement public".into())
+    );
+    let last = Case::new(&inst).set("cor_sel", int(15));
+    assert_eq!(
+        last.get("cor_sel_name_en"),
+        Value::Text("other public officials".into())
+    );
+}
