@@ -422,3 +422,169 @@ fn the_selected_type_of_official_is_named_in_both_languages() {
         Value::Text("other public officials".into())
     );
 }
+
+// ---- the questionnaire's structure ----
+
+/// Every item of an instrument in interview order, with its section.
+fn in_order(inst: &Instrument) -> Vec<(&vicor::instrument::model::Section, &Item)> {
+    fn walk<'a>(
+        section: &'a vicor::instrument::model::Section,
+        nodes: &'a [Node],
+        out: &mut Vec<(&'a vicor::instrument::model::Section, &'a Item)>,
+    ) {
+        for node in nodes {
+            match node {
+                Node::Item(item) => out.push((section, item)),
+                Node::Roster(roster) => walk(section, &roster.nodes, out),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for section in &inst.sections {
+        walk(section, &section.nodes, &mut out);
+    }
+    out
+}
+
+#[test]
+fn the_safety_question_comes_before_any_crime_question() {
+    let inst = load("victimization.yaml");
+    let items = in_order(&inst);
+    let position = |id: &str| {
+        items
+            .iter()
+            .position(|(_, i)| i.id == id)
+            .unwrap_or_else(|| panic!("`{id}` is asked"))
+    };
+    let safety = position("safe_dark");
+    for (at, (_, item)) in items.iter().enumerate() {
+        let crime = item.id.ends_with("_5y")
+            || ["shar_", "phar_", "psv_", "sev_", "cor_", "inc_"]
+                .iter()
+                .any(|p| item.id.starts_with(p));
+        if crime && item.kind.is_question() {
+            assert!(at > safety, "`{}` is asked before safe_dark", item.id);
+        }
+    }
+}
+
+#[test]
+fn sexual_and_psychological_violence_are_self_completed_in_private() {
+    let inst = load("victimization.yaml");
+    for (section, item) in in_order(&inst) {
+        if (item.id.starts_with("sev_") || item.id.starts_with("psv_")) && item.kind.is_question() {
+            assert!(section.self_completion, "`{}` is self-completed", item.id);
+            let when = section.when.as_ref().map(|c| c.source.as_str());
+            assert!(
+                when.is_some_and(|w| w.contains("privacy_ok == 1")),
+                "`{}` is asked only in private",
+                item.id
+            );
+        }
+    }
+}
+
+/// Every text, with what it belongs to.
+fn texts(inst: &Instrument) -> Vec<(String, &vicor::instrument::model::Text)> {
+    fn choices<'a>(
+        owner: &str,
+        options: &'a [vicor::instrument::model::Choice],
+        out: &mut Vec<(String, &'a vicor::instrument::model::Text)>,
+    ) {
+        for o in options {
+            out.push((format!("{owner} option {}", o.code), &o.label));
+        }
+    }
+    fn walk<'a>(nodes: &'a [Node], out: &mut Vec<(String, &'a vicor::instrument::model::Text)>) {
+        for node in nodes {
+            match node {
+                Node::Item(item) => {
+                    out.extend(item.text.iter().map(|t| (item.id.clone(), t)));
+                    out.extend(item.instruction.iter().map(|t| (item.id.clone(), t)));
+                    for check in &item.checks {
+                        out.push((format!("{} check", item.id), &check.message));
+                    }
+                    choices(&item.id, item.kind.options(), out);
+                }
+                Node::Roster(roster) => {
+                    out.push((roster.id.clone(), &roster.title));
+                    out.extend(roster.row_label.iter().map(|t| (roster.id.clone(), t)));
+                    if let vicor::instrument::model::RosterRows::Fixed(rows) = &roster.rows {
+                        choices(&roster.id, rows, out);
+                    }
+                    walk(&roster.nodes, out);
+                }
+            }
+        }
+    }
+    let mut out = vec![("title".to_string(), &inst.title)];
+    for section in &inst.sections {
+        out.push((section.id.clone(), &section.title));
+        walk(&section.nodes, &mut out);
+    }
+    out
+}
+
+#[test]
+fn every_text_is_translated_with_the_same_fills() {
+    for name in ["victimization.yaml", "corruption.yaml"] {
+        let inst = load(name);
+        assert_eq!(inst.languages, ["en", "fr"]);
+        for (owner, text) in texts(&inst) {
+            let fills = |lang: &str| {
+                let mut f: Vec<String> = text
+                    .fills
+                    .get(lang)
+                    .map(|v| v.iter().map(|f| f.expr.to_string()).collect())
+                    .unwrap_or_default();
+                f.sort();
+                f
+            };
+            for lang in ["en", "fr"] {
+                assert!(
+                    text.by_language
+                        .get(lang)
+                        .is_some_and(|t| !t.trim().is_empty()),
+                    "{name}: `{owner}` has no {lang} text"
+                );
+            }
+            let fr = fills("fr");
+            let fr = if owner == "cor_sel_intro" {
+                // The French text names the type with its own computed fill.
+                fr.into_iter()
+                    .map(|f| f.replace("cor_sel_name_fr", "cor_sel_name_en"))
+                    .collect()
+            } else {
+                fr
+            };
+            assert_eq!(fills("en"), fr, "{name}: fills of `{owner}` differ");
+        }
+    }
+}
+
+#[test]
+fn only_the_official_items_are_not_marked_adapted() {
+    const OFFICIAL: &[&str] = &[
+        "safe_dark",
+        "safe_dark_would",
+        "wg_intro",
+        "wg_seeing",
+        "wg_hearing",
+        "wg_walking",
+        "wg_cognition",
+        "wg_selfcare",
+        "wg_communication",
+    ];
+    let inst = load("victimization.yaml");
+    for (_, item) in in_order(&inst) {
+        if matches!(item.kind, ItemKind::Computed { .. } | ItemKind::Random(_)) {
+            continue;
+        }
+        assert_eq!(
+            item.wording_adapted,
+            !OFFICIAL.contains(&item.id.as_str()),
+            "`{}`: wording mark",
+            item.id
+        );
+    }
+}
