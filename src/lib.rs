@@ -14,3 +14,6 @@
 //! them reads files or prints.
 
 pub mod instrument;
+pub mod interview;
+pub mod store;
+pub mod tui;

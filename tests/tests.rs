@@ -7,5 +7,8 @@ mod util;
 /// The command line itself: help, unknown commands, exit codes.
 mod cli;
 
+/// `vicor validate` on bad and hostile instruments.
+mod validate;
+
 /// The bundled questionnaires validate cleanly.
 mod instruments;

@@ -180,6 +180,15 @@ impl TypeEnv for Scope<'_, '_> {
         Lookup::NotFound
     }
 
+    fn names(&self) -> Vec<String> {
+        self.checker
+            .index
+            .names()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
     fn enter_roster(&self, roster: &str) -> Option<Box<dyn TypeEnv + '_>> {
         let (_, info) = self.checker.index.rosters.get(roster)?;
         first_outside(&info.chain, &self.chain).is_none().then(|| {
@@ -259,9 +268,8 @@ impl<'a> Checker<'a> {
                     }
                     chain.push(roster.id.clone());
                     if let Some(label) = &roster.row_label {
-                        // A row label names the row by its own answers
-                        // (`{name}`), shown once they exist: items of the
-                        // row are not "asked later" than the label.
+                        // A row label names the row by its answers (e.g. `{name}`), so it
+                        // may refer to any item of the row.
                         self.text(label, "row label", languages, chain, usize::MAX);
                     }
                     self.nodes(&roster.nodes, languages, chain);

@@ -1067,7 +1067,18 @@ impl Loader {
     }
 
     fn identifier(&mut self, file: FileId, node: &YNode) -> Option<String> {
-        let id = self.string(file, node, "an identifier")?;
+        // YAML reads `y`, `no` or `on` as booleans; as an id the author
+        // meant the word, which the source text still holds.
+        let id = match &node.value {
+            YValue::Bool(_) | YValue::Int(_) => {
+                let text = &self.files[file].text;
+                text.get(node.span.start..node.span.end.min(text.len()))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            }
+            _ => self.string(file, node, "an identifier")?,
+        };
         let ok = id
             .chars()
             .next()

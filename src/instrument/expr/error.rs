@@ -13,6 +13,10 @@ use super::ast::Span;
 use super::types::Type;
 
 /// What went wrong in an expression, with where.
+///
+/// The inputs in the docs below use the example answers of
+/// `docs/instrument-language.md`; a test runs each one and checks that it
+/// gives its variant.
 #[derive(Clone, Debug, PartialEq, Error, Diagnostic)]
 #[non_exhaustive]
 pub enum ExprError {
@@ -90,7 +94,8 @@ pub enum ExprError {
         span: Span,
     },
 
-    /// The expression stops or continues where it cannot: `a +`, `(a b)`.
+    /// The expression stops or continues where it cannot: `resp_age +`,
+    /// `(resp_age sex)`.
     #[error("expected {expected}, found {found}")]
     #[diagnostic(code(vicor::expr::unexpected_token))]
     UnexpectedToken {
@@ -102,7 +107,8 @@ pub enum ExprError {
         help: String,
     },
 
-    /// A parenthesis, bracket or call that is never closed: `(a + b`.
+    /// A parenthesis, bracket or call that is never closed:
+    /// `(resp_age + 1`.
     #[error("unclosed `{open}`")]
     #[diagnostic(code(vicor::expr::unclosed), help("add the matching `{close}`"))]
     Unclosed {
@@ -112,7 +118,7 @@ pub enum ExprError {
         span: Span,
     },
 
-    /// Two comparisons in a row: `1 < a < 3`.
+    /// Two comparisons in a row: `1 < resp_age < 3`.
     #[error("comparisons cannot be chained")]
     #[diagnostic(
         code(vicor::expr::chained_comparison),
@@ -123,7 +129,7 @@ pub enum ExprError {
         span: Span,
     },
 
-    /// A list anywhere but after `in`: `[1, 2] == a`.
+    /// A list anywhere but after `in`: `[1, 2] == sex`.
     #[error("a list can only follow `in`")]
     #[diagnostic(
         code(vicor::expr::list_outside_in),
@@ -159,7 +165,22 @@ pub enum ExprError {
         span: Span,
     },
 
-    /// A name the questionnaire does not define: `agee > 18`.
+    /// Aggregates over rows nested more than three deep:
+    /// `count(members, any(members, all(members, any(members, member_age > 1))))`.
+    #[error("aggregates nested more than {limit} deep")]
+    #[diagnostic(
+        code(vicor::expr::nested_aggregates),
+        help(
+            "each nested aggregate repeats the work for every row; compute the inner part as a variable of the roster"
+        )
+    )]
+    NestedAggregates {
+        limit: usize,
+        #[label("one aggregate too many")]
+        span: Span,
+    },
+
+    /// A name the questionnaire does not define: `resp_agee > 18`.
     #[error("unknown item `{name}`")]
     #[diagnostic(code(vicor::expr::unknown_name))]
     UnknownName {
@@ -198,7 +219,8 @@ pub enum ExprError {
         span: Span,
     },
 
-    /// An aggregate whose first argument is not a roster: `sum(age, age)`.
+    /// An aggregate whose first argument is not a roster:
+    /// `sum(resp_age, resp_age)`.
     #[error("the first argument of `{function}` must be a roster")]
     #[diagnostic(
         code(vicor::expr::not_a_roster),
@@ -210,7 +232,7 @@ pub enum ExprError {
         span: Span,
     },
 
-    /// A function the language does not have: `avg(members, age)`.
+    /// A function the language does not have: `avg(members, member_age)`.
     #[error("unknown function `{name}`")]
     #[diagnostic(code(vicor::expr::unknown_function))]
     UnknownFunction {
@@ -221,7 +243,7 @@ pub enum ExprError {
         help: String,
     },
 
-    /// A call with the wrong number of arguments: `answered(a, b)`.
+    /// A call with the wrong number of arguments: `answered(sex, 1)`.
     #[error("`{function}` takes {expected} argument(s), found {found}")]
     #[diagnostic(code(vicor::expr::wrong_arity), help("write it as {usage}"))]
     WrongArity {
@@ -245,8 +267,8 @@ pub enum ExprError {
         help: String,
     },
 
-    /// An operand of the wrong type: `'a' * 2`, `age and true`, `not 3`,
-    /// `age(5)`.
+    /// An operand of the wrong type: `'a' * 2`, `resp_age and victim`,
+    /// `not 3`, `age(5)`.
     #[error("expected {expected}, found {found}")]
     #[diagnostic(code(vicor::expr::type_mismatch))]
     TypeMismatch {
@@ -258,7 +280,7 @@ pub enum ExprError {
         help: String,
     },
 
-    /// Values that must share a type and do not: `if(c, 1, 'one')`,
+    /// Values that must share a type and do not: `if(victim, 1, 'one')`,
     /// `min(1, @2025-01-01)`.
     #[error("mixed types: {first} and {second}")]
     #[diagnostic(
@@ -289,6 +311,7 @@ impl ExprError {
             | ExprError::ListOutsideIn { span }
             | ExprError::TooDeep { span, .. }
             | ExprError::TooLong { span, .. }
+            | ExprError::NestedAggregates { span, .. }
             | ExprError::UnknownName { span, .. }
             | ExprError::OutOfScope { span, .. }
             | ExprError::RosterAsValue { span, .. }
@@ -302,19 +325,26 @@ impl ExprError {
     }
 }
 
+/// The candidate closest to `word` when it is close enough to be a typo:
+/// at most one edit per three characters (and at least one edit allowed).
+/// Ties go to the alphabetically first, whatever the order of `candidates`.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|&(d, c)| d <= (word.len().max(c.len()) / 3).max(1))
+        .min()
+        .map(|(_, c)| c)
+}
+
 /// `did you mean ...?` help for `name` among `candidates`, or `fallback`.
 pub(crate) fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
     fallback: &str,
 ) -> String {
-    let best = candidates
-        .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|&(d, c)| d <= (name.len().max(c.len()) / 3).max(1))
-        .min();
-    match best {
-        Some((_, c)) => format!("did you mean `{c}`?"),
+    match closest(name, candidates) {
+        Some(c) => format!("did you mean `{c}`?"),
         None => fallback.to_string(),
     }
 }

@@ -57,6 +57,12 @@ impl Value {
         }
     }
 
+    /// Whether the value is `true`: the rule for relevance conditions and
+    /// domains, where unknown counts as false.
+    pub fn is_true(&self) -> bool {
+        self.truth() == Some(true)
+    }
+
     /// Whether the value is missing for any reason.
     pub fn is_missing(&self) -> bool {
         matches!(self, Value::Missing(_))
@@ -74,6 +80,12 @@ impl Value {
             Value::Decimal(x) => Some(*x),
             _ => None,
         }
+    }
+}
+
+impl From<Missing> for Value {
+    fn from(missing: Missing) -> Value {
+        Value::Missing(missing)
     }
 }
 
@@ -235,8 +247,8 @@ pub(crate) fn kleene_or(a: Option<bool>, b: Option<bool>) -> Option<bool> {
 }
 
 /// Orders two values; `None` when either is missing or they do not
-/// compare (or a decimal is NaN). Multiple-choice answers compare only for
-/// equality, as sets.
+/// compare (or a decimal is NaN). Multiple-choice answers compare as sets
+/// (sorted, without repeats); the checker allows no order on them.
 pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
@@ -253,7 +265,7 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
             x.dedup();
             y.sort_unstable();
             y.dedup();
-            (x == y).then_some(Ordering::Equal)
+            Some(x.cmp(&y))
         }
         _ => None,
     }
@@ -441,6 +453,19 @@ mod tests {
             assert_eq!(run_in(src, &env), Value::UNKNOWN, "{src}");
         }
         assert_eq!(run_in("c == c", &env), Value::Bool(true));
+        env.set("d", Value::Codes(vec![2, 1, 1]));
+        env.set("e", Value::Codes(vec![1, 2]));
+        assert_eq!(run_in("c != d", &env), Value::Bool(true));
+        assert_eq!(run_in("d == e", &env), Value::Bool(true));
+    }
+
+    #[test]
+    fn only_true_is_true() {
+        assert!(Value::Bool(true).is_true());
+        assert!(!Value::Bool(false).is_true());
+        assert!(!Value::UNKNOWN.is_true());
+        assert!(!Value::from(Missing::DontKnow).is_true());
+        assert!(!Value::Int(1).is_true());
     }
 
     #[test]

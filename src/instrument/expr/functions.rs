@@ -20,6 +20,10 @@ use super::error::{ExprError, did_you_mean};
 use super::eval::{Env, Missing, Value, eval, kleene_and, kleene_or};
 use super::types::{Checker, Lookup, Type, TypeEnv};
 
+/// How deeply aggregates over rows may nest: `count(a, any(b, all(c, ...)))`
+/// is three. Each level multiplies the work by the rows of its roster.
+pub const MAX_AGGREGATE_DEPTH: usize = 3;
+
 /// The built-in functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Function {
@@ -71,103 +75,27 @@ const fn sig(
     }
 }
 
-/// Every function of the language.
+/// Every function of the language: name, arity (least, most), the arity
+/// as said in messages, and how to write it.
+#[rustfmt::skip]
 const FUNCTIONS: &[Signature] = &[
-    sig(
-        "answered",
-        Function::Answered,
-        (1, Some(1)),
-        "1",
-        "answered(item)",
-    ),
-    sig("is_dk", Function::IsDk, (1, Some(1)), "1", "is_dk(item)"),
-    sig("is_rf", Function::IsRf, (1, Some(1)), "1", "is_rf(item)"),
-    sig(
-        "selected",
-        Function::Selected,
-        (2, Some(2)),
-        "2",
-        "selected(item, code)",
-    ),
-    sig(
-        "count_selected",
-        Function::CountSelected,
-        (1, Some(1)),
-        "1",
-        "count_selected(item)",
-    ),
-    sig(
-        "count",
-        Function::Count,
-        (1, Some(2)),
-        "1 or 2",
-        "count(roster) or count(roster, condition)",
-    ),
-    sig(
-        "sum",
-        Function::Sum,
-        (2, Some(2)),
-        "2",
-        "sum(roster, expression)",
-    ),
-    sig(
-        "any",
-        Function::Any,
-        (2, Some(2)),
-        "2",
-        "any(roster, condition)",
-    ),
-    sig(
-        "all",
-        Function::All,
-        (2, Some(2)),
-        "2",
-        "all(roster, condition)",
-    ),
-    sig(
-        "min",
-        Function::Min,
-        (2, None),
-        "2 or more",
-        "min(roster, expression) or min(a, b, ...)",
-    ),
-    sig(
-        "max",
-        Function::Max,
-        (2, None),
-        "2 or more",
-        "max(roster, expression) or max(a, b, ...)",
-    ),
-    sig("age", Function::Age, (1, Some(1)), "1", "age(birth_date)"),
-    sig(
-        "months_between",
-        Function::MonthsBetween,
-        (2, Some(2)),
-        "2",
-        "months_between(from, to)",
-    ),
-    sig("today", Function::Today, (0, Some(0)), "no", "today()"),
-    sig(
-        "ref_start",
-        Function::RefStart,
-        (1, Some(1)),
-        "1",
-        "ref_start(months)",
-    ),
-    sig(
-        "month_year",
-        Function::MonthYear,
-        (1, Some(1)),
-        "1",
-        "month_year(date)",
-    ),
-    sig(
-        "if",
-        Function::If,
-        (3, Some(3)),
-        "3",
-        "if(condition, then, else)",
-    ),
+    sig("answered",       Function::Answered,      (1, Some(1)), "1",         "answered(item)"),
+    sig("is_dk",          Function::IsDk,          (1, Some(1)), "1",         "is_dk(item)"),
+    sig("is_rf",          Function::IsRf,          (1, Some(1)), "1",         "is_rf(item)"),
+    sig("selected",       Function::Selected,      (2, Some(2)), "2",         "selected(item, code)"),
+    sig("count_selected", Function::CountSelected, (1, Some(1)), "1",         "count_selected(item)"),
+    sig("count",          Function::Count,         (1, Some(2)), "1 or 2",    "count(roster) or count(roster, condition)"),
+    sig("sum",            Function::Sum,           (2, Some(2)), "2",         "sum(roster, expression)"),
+    sig("any",            Function::Any,           (2, Some(2)), "2",         "any(roster, condition)"),
+    sig("all",            Function::All,           (2, Some(2)), "2",         "all(roster, condition)"),
+    sig("min",            Function::Min,           (2, None),    "2 or more", "min(roster, expression) or min(a, b, ...)"),
+    sig("max",            Function::Max,           (2, None),    "2 or more", "max(roster, expression) or max(a, b, ...)"),
+    sig("age",            Function::Age,           (1, Some(1)), "1",         "age(birth_date)"),
+    sig("months_between", Function::MonthsBetween, (2, Some(2)), "2",         "months_between(from, to)"),
+    sig("today",          Function::Today,         (0, Some(0)), "no",        "today()"),
+    sig("ref_start",      Function::RefStart,      (1, Some(1)), "1",         "ref_start(months)"),
+    sig("month_year",     Function::MonthYear,     (1, Some(1)), "1",         "month_year(date)"),
+    sig("if",             Function::If,            (3, Some(3)), "3",         "if(condition, then, else)"),
 ];
 
 /// The names of all functions, for documentation and suggestions.
@@ -214,6 +142,38 @@ pub(crate) fn check_call(
         });
         return None;
     }
+    // Each nested aggregate multiplies the work by the rows of its roster.
+    let per_row = args.len() == 2
+        && match sig.function {
+            Function::Count | Function::Sum | Function::Any | Function::All => true,
+            Function::Min | Function::Max => is_roster(&args[0], env),
+            _ => false,
+        };
+    if !per_row {
+        return check_args(ck, sig, args, call, env);
+    }
+    if ck.aggregate_depth >= MAX_AGGREGATE_DEPTH {
+        ck.errors.push(ExprError::NestedAggregates {
+            limit: MAX_AGGREGATE_DEPTH,
+            span: call.span,
+        });
+        return None;
+    }
+    ck.aggregate_depth += 1;
+    let ty = check_args(ck, sig, args, call, env);
+    ck.aggregate_depth -= 1;
+    ty
+}
+
+/// The type rule proper of each function, once its arity is right.
+fn check_args(
+    ck: &mut Checker,
+    sig: &Signature,
+    args: &[Expr],
+    call: &Expr,
+    env: &dyn TypeEnv,
+) -> Option<Type> {
+    let name = sig.name;
     let date = |t: Type| t == Type::Date;
     let numeric = |t: Type| t.is_numeric();
     match sig.function {
@@ -741,7 +701,7 @@ mod tests {
     fn scalar_functions() {
         assert_eq!(run("min(3, 1.5, 2)"), Value::Decimal(1.5));
         assert_eq!(run("max(3, 1, 2)"), Value::Int(3));
-        assert_eq!(run("max(resp_age, reported)"), Value::UNKNOWN);
+        assert_eq!(run("max(resp_age, times_victim)"), Value::UNKNOWN);
         assert_eq!(
             run("min(@2025-01-01, @2024-06-30)"),
             Value::Date(date(2024, 6, 30))
@@ -769,62 +729,55 @@ mod tests {
 
     #[test]
     fn typing_of_calls() {
+        use miette::Diagnostic;
+        let table = [
+            ("avg(members, member_age)", "unknown_function"),
+            ("answered(sex, 1)", "wrong_arity"),
+            ("today(1)", "wrong_arity"),
+            ("min(members)", "wrong_arity"),
+            ("sum(resp_age, resp_age)", "not_a_roster"),
+            ("sum(1, resp_age)", "not_a_roster"),
+            ("sum(membres, member_age)", "unknown_name"),
+            ("sum(members, resp_age + member_agee)", "unknown_name"),
+            ("sum(members, member_sex)", "type_mismatch"),
+            ("count(members, member_age)", "type_mismatch"),
+            ("selected(sex, 1)", "type_mismatch"),
+            ("age(resp_age)", "type_mismatch"),
+            ("if(true, 1, 'one')", "mixed_types"),
+            ("min(1, @2025-01-01)", "mixed_types"),
+        ];
+        for (src, code) in table {
+            let got = err(src).code().map(|c| c.to_string());
+            assert_eq!(got, Some(format!("vicor::expr::{code}")), "{src}");
+        }
+        let e = err("summ(members, member_age)");
         assert!(
-            matches!(err("avg(members, member_age)"), ExprError::UnknownFunction { help, .. } if help.contains("any") || help.contains("see"))
+            matches!(e, ExprError::UnknownFunction { help, .. } if help == "did you mean `sum`?")
         );
+        let nested = "count(members, any(members, all(members, any(members, member_age > 1))))";
         assert!(
-            matches!(err("summ(members, member_age)"), ExprError::UnknownFunction { help, .. } if help == "did you mean `sum`?")
+            matches!(err(nested), ExprError::NestedAggregates { span, .. } if span.start == 41)
         );
-        assert!(matches!(
-            err("answered(sex, 1)"),
-            ExprError::WrongArity { found: 2, .. }
-        ));
-        assert!(matches!(err("today(1)"), ExprError::WrongArity { .. }));
-        assert!(matches!(err("min(members)"), ExprError::WrongArity { .. }));
-        assert!(matches!(
-            err("sum(resp_age, resp_age)"),
-            ExprError::NotARoster { .. }
-        ));
-        assert!(matches!(
-            err("sum(1, resp_age)"),
-            ExprError::NotARoster { .. }
-        ));
-        assert!(matches!(
-            err("sum(membres, member_age)"),
-            ExprError::UnknownName { .. }
-        ));
-        assert!(matches!(
-            err("sum(members, member_sex)"),
-            ExprError::TypeMismatch { .. }
-        ));
-        assert!(matches!(
-            err("count(members, member_age)"),
-            ExprError::TypeMismatch { .. }
-        ));
-        assert!(matches!(
-            err("selected(sex, 1)"),
-            ExprError::TypeMismatch { .. }
-        ));
-        assert!(matches!(
-            err("age(resp_age)"),
-            ExprError::TypeMismatch { .. }
-        ));
-        assert!(matches!(
-            err("if(true, 1, 'one')"),
-            ExprError::MixedTypes { .. }
-        ));
-        assert!(matches!(
-            err("min(1, @2025-01-01)"),
-            ExprError::MixedTypes { .. }
-        ));
-        assert!(matches!(
-            err("sum(members, resp_age + member_agee)"),
-            ExprError::UnknownName { .. }
-        ));
-        let e = parse("sum(members, member_age)", 0).expect("parses");
-        assert_eq!(check(&e, &doc_env()), Ok(Type::Int));
-        let e = parse("max(members, member_age) + max(resp_age, 2.5)", 0).expect("parses");
-        assert_eq!(check(&e, &doc_env()), Ok(Type::Decimal));
+        for (src, ty) in [
+            (
+                "count(members, any(members, all(members, count(members) > member_age)))",
+                Type::Int,
+            ),
+            ("sum(members, member_age)", Type::Int),
+            (
+                "max(members, member_age) + max(resp_age, 2.5)",
+                Type::Decimal,
+            ),
+            ("min(incidents, incident_cost)", Type::Decimal),
+            ("if(victim, sex, 98)", Type::Int),
+            ("if(victim, sex, sex)", Type::Code),
+        ] {
+            assert_eq!(
+                check(&parse(src, 0).expect("parses"), &doc_env()),
+                Ok(ty),
+                "{src}"
+            );
+        }
     }
 
     #[test]

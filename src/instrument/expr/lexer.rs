@@ -10,6 +10,9 @@ use jiff::civil::Date;
 use super::ast::Span;
 use super::error::ExprError;
 
+/// The words that cannot be item ids: `and or not in true false`.
+pub const KEYWORDS: [&str; 6] = ["and", "or", "not", "in", "true", "false"];
+
 /// What a token is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TokenKind {
@@ -190,6 +193,13 @@ impl Lexer<'_> {
                     '&' => "write `and`",
                     '|' => "write `or`",
                     '{' | '}' => "expressions are written without braces: `age > 18`",
+                    '.' => "write decimals with digits before the point, as in 0.5",
+                    '\u{2018}' | '\u{2019}' | '\u{201c}' | '\u{201d}' => {
+                        "use straight quotes ' or \" (a word processor may have curled them)"
+                    }
+                    '\u{a0}' | '\u{2002}'..='\u{200b}' | '\u{3000}' => {
+                        "an invisible non-breaking or special space: retype it as a plain space"
+                    }
                     _ => {
                         "expressions use names, numbers, 'text', @dates and + - * / == != < <= > >= and or not in"
                     }
@@ -464,6 +474,24 @@ mod tests {
         ));
         assert!(
             matches!(errors("é")[0], ExprError::UnexpectedChar { ch: 'é', span, .. } if span == Span::new(0, 2))
+        );
+    }
+
+    #[test]
+    fn word_processor_characters_get_a_specific_help() {
+        let curly = errors("sex == \u{2018}m\u{2019}");
+        assert_eq!(curly.len(), 2);
+        assert!(
+            matches!(&curly[0], ExprError::UnexpectedChar { help, .. } if help.contains("straight"))
+        );
+        let nbsp = errors("a\u{a0}== 1");
+        let ExprError::UnexpectedChar { help, span, .. } = &nbsp[0] else {
+            panic!("{nbsp:?}")
+        };
+        assert!(help.contains("space"));
+        assert_eq!(*span, Span::new(1, 3));
+        assert!(
+            matches!(&errors(".5")[0], ExprError::UnexpectedChar { help, .. } if help.contains("0.5"))
         );
     }
 

@@ -3,7 +3,7 @@
 //!
 //! One phase per file: [`lexer`] (text to tokens), [`parser`] (tokens to a
 //! tree, with the precedence table), [`ast`] (the tree and its canonical
-//! printing), [`types`] (the checker, run once at load), [`eval`] (values
+//! printing), [`types`] (the checker, run once at load), [`mod@eval`] (values
 //! and missing-value logic) and [`functions`] (the built-ins, typing and
 //! evaluation side by side). The language is documented for questionnaire
 //! authors in `docs/instrument-language.md`, whose examples are run as
@@ -35,8 +35,10 @@ pub mod types;
 mod testenv;
 
 pub use ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp, references};
-pub use error::ExprError;
+pub use error::{ExprError, closest};
 pub use eval::{Env, Missing, Value, eval};
+pub use functions::MAX_AGGREGATE_DEPTH;
+pub use lexer::KEYWORDS;
 pub use parser::{MAX_DEPTH, MAX_LENGTH, parse};
 pub use types::{Lookup, Type, TypeEnv, check};
 

@@ -1,6 +1,6 @@
 //! Builds the syntax tree from tokens by precedence climbing.
 //!
-//! All operator precedence lives in [`TABLE`] (and the two prefix levels
+//! All operator precedence lives in `TABLE` (and the two prefix levels
 //! beside it); the printer in `ast.rs` reads the same table, so printing and
 //! parsing cannot drift apart.
 //!
@@ -58,7 +58,7 @@ pub const PREFIX_NEG: u8 = 7;
 /// Precedence of `x in [...]`.
 const IN_PREC: u8 = 4;
 
-/// Precedence and associativity of `op`, from [`TABLE`].
+/// Precedence and associativity of `op`, from `TABLE`.
 pub fn binary_precedence(op: BinaryOp) -> (u8, Assoc) {
     TABLE
         .iter()

@@ -196,6 +196,7 @@ pub fn doc_env() -> TestEnv {
     env.set_typed("name", Type::Text, Text("Ana".into()));
     env.set_typed("victim", Type::Bool, Bool(true));
     env.set_typed("reported", Type::Code, dk.clone());
+    env.set_typed("times_victim", Type::Int, dk.clone());
     env.set_typed("bribe_asked", Type::Code, Missing(self::Missing::Refused));
     env.set_typed("contact", Type::Code, Missing(self::Missing::Skipped));
     env.set_typed("weapons", Type::Codes, Codes(vec![1, 3]));

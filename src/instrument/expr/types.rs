@@ -90,7 +90,10 @@ pub trait TypeEnv {
 
 /// Type-checks `expr` in `env` and returns its type, or every error found.
 pub fn check(expr: &Expr, env: &dyn TypeEnv) -> Result<Type, Vec<ExprError>> {
-    let mut checker = Checker { errors: Vec::new() };
+    let mut checker = Checker {
+        errors: Vec::new(),
+        aggregate_depth: 0,
+    };
     let ty = checker.infer(expr, env);
     match ty {
         Some(ty) if checker.errors.is_empty() => Ok(ty),
@@ -107,6 +110,8 @@ pub fn check(expr: &Expr, env: &dyn TypeEnv) -> Result<Type, Vec<ExprError>> {
 /// Collects errors while inferring types.
 pub(crate) struct Checker {
     pub(crate) errors: Vec<ExprError>,
+    /// How many aggregates over rows enclose the node being checked.
+    pub(crate) aggregate_depth: usize,
 }
 
 impl Checker {

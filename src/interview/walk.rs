@@ -1,0 +1,273 @@
+//! The walk: from the instrument and the answers so far, the interview's
+//! path (every position that is asked now, in order), which items are
+//! relevant or skipped, the values of computed variables and the rows of
+//! every roster.
+//!
+//! The walk is recomputed from scratch after every answer. That is simple to
+//! get right (no incremental invalidation) and cheap: one pass over the
+//! instrument, evaluating each condition once in order, so an item only ever
+//! sees the state of items before it, as the enumerator did.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use jiff::civil::Date;
+
+use crate::instrument::check::Index;
+use crate::instrument::expr::{self, Env, Missing, Value};
+use crate::instrument::model::*;
+use crate::interview::answer::Answer;
+use crate::interview::path::{ItemPath, RowKey};
+
+/// Most rows a count roster may have, whatever the count says.
+pub const MAX_ROWS: i64 = 100;
+
+/// One stop on the path: a question, a note or a random selection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub path: ItemPath,
+    /// Index of the section in the instrument.
+    pub section: usize,
+}
+
+/// The derived state of an interview.
+#[derive(Debug, Default, Clone)]
+pub struct Walk {
+    /// Positions asked now, in interview order.
+    pub path: Vec<Position>,
+    /// Every relevant item path (questions, notes, computed, random).
+    pub relevant: HashSet<ItemPath>,
+    /// Item paths visited and found not relevant.
+    pub skipped: HashSet<ItemPath>,
+    /// Values of relevant computed variables.
+    pub computed: HashMap<ItemPath, Value>,
+    /// Row keys of every relevant roster instance: (enclosing rows, roster).
+    pub rows: HashMap<(Vec<RowKey>, String), Vec<i64>>,
+}
+
+/// Everything a walk reads.
+pub struct Context<'a> {
+    pub instrument: &'a Instrument,
+    pub index: &'a Index<'a>,
+    pub answers: &'a BTreeMap<ItemPath, Answer>,
+    pub today: Date,
+    pub month_names: &'a [String],
+}
+
+impl Walk {
+    /// Walks the instrument over the answers.
+    pub fn run(ctx: &Context) -> Walk {
+        let mut walk = Walk::default();
+        for (s, section) in ctx.instrument.sections.iter().enumerate() {
+            let relevant = match &section.when {
+                Some(code) => is_true(&walk.eval(ctx, &[], &code.expr)),
+                None => true,
+            };
+            walk.nodes(ctx, s, &section.nodes, &mut Vec::new(), relevant);
+        }
+        walk
+    }
+
+    fn nodes(
+        &mut self,
+        ctx: &Context,
+        section: usize,
+        nodes: &[Node],
+        rows: &mut Vec<RowKey>,
+        on: bool,
+    ) {
+        for node in nodes {
+            match node {
+                Node::Item(item) => {
+                    let path = ItemPath::new(rows, &item.id);
+                    let relevant = on
+                        && match &item.when {
+                            Some(code) => is_true(&self.eval(ctx, rows, &code.expr)),
+                            None => true,
+                        };
+                    if !relevant {
+                        self.skipped.insert(path);
+                        continue;
+                    }
+                    match &item.kind {
+                        ItemKind::Computed { value } => {
+                            let v = self.eval(ctx, rows, &value.expr);
+                            self.computed.insert(path.clone(), v);
+                        }
+                        _ => self.path.push(Position {
+                            path: path.clone(),
+                            section,
+                        }),
+                    }
+                    self.relevant.insert(path);
+                }
+                Node::Roster(roster) => {
+                    let relevant = on
+                        && match &roster.when {
+                            Some(code) => is_true(&self.eval(ctx, rows, &code.expr)),
+                            None => true,
+                        };
+                    if !relevant {
+                        continue;
+                    }
+                    let keys = self.row_keys(ctx, rows, roster);
+                    self.rows
+                        .insert((rows.clone(), roster.id.clone()), keys.clone());
+                    for key in keys {
+                        rows.push(RowKey {
+                            roster: roster.id.clone(),
+                            key,
+                        });
+                        self.nodes(ctx, section, &roster.nodes, rows, true);
+                        rows.pop();
+                    }
+                }
+            }
+        }
+    }
+
+    fn row_keys(&self, ctx: &Context, rows: &[RowKey], roster: &Roster) -> Vec<i64> {
+        match &roster.rows {
+            RosterRows::Count(code) => match self.eval(ctx, rows, &code.expr) {
+                Value::Int(n) => (1..=n.clamp(0, MAX_ROWS)).collect(),
+                Value::Decimal(x) if x.is_finite() => (1..=(x as i64).clamp(0, MAX_ROWS)).collect(),
+                _ => Vec::new(),
+            },
+            RosterRows::List { item, .. } => {
+                let env = Scope {
+                    walk: self,
+                    ctx,
+                    rows: rows.to_vec(),
+                };
+                let Value::Codes(selected) = env.value(item) else {
+                    return Vec::new();
+                };
+                // In the order of the item's options, not the order ticked.
+                let options = ctx
+                    .index
+                    .items
+                    .get(item.as_str())
+                    .map(|(i, _)| i.kind.options().iter().map(|o| o.code).collect::<Vec<_>>())
+                    .unwrap_or_default();
+                options
+                    .into_iter()
+                    .filter(|c| selected.contains(c))
+                    .collect()
+            }
+            RosterRows::Fixed(choices) => choices.iter().map(|c| c.code).collect(),
+        }
+    }
+
+    /// Evaluates an expression in the scope of `rows`.
+    pub fn eval(&self, ctx: &Context, rows: &[RowKey], expr: &expr::Expr) -> Value {
+        let env = Scope {
+            walk: self,
+            ctx,
+            rows: rows.to_vec(),
+        };
+        expr::eval(expr, &env)
+    }
+
+    /// The value an expression sees for an item path.
+    pub fn value_at(&self, ctx: &Context, path: &ItemPath, kind: &ItemKind) -> Value {
+        if matches!(kind, ItemKind::Computed { .. }) {
+            return match self.computed.get(path) {
+                Some(v) => v.clone(),
+                None if self.skipped.contains(path) => Value::Missing(Missing::Skipped),
+                None => Value::Missing(Missing::NotAsked),
+            };
+        }
+        if self.relevant.contains(path) {
+            return match ctx.answers.get(path) {
+                Some(answer) => answer.to_value(),
+                None => Value::Missing(Missing::NotAsked),
+            };
+        }
+        if self.skipped.contains(path) {
+            Value::Missing(Missing::Skipped)
+        } else {
+            Value::Missing(Missing::NotAsked)
+        }
+    }
+
+    /// Index of a path on the interview path.
+    pub fn position_of(&self, path: &ItemPath) -> Option<usize> {
+        self.path.iter().position(|p| &p.path == path)
+    }
+}
+
+/// Relevance that cannot be decided is false (design.md).
+pub fn is_true(v: &Value) -> bool {
+    matches!(v, Value::Bool(true))
+}
+
+/// The expression environment of one scope (a roster row or the top).
+pub struct Scope<'w, 'c> {
+    pub walk: &'w Walk,
+    pub ctx: &'w Context<'c>,
+    pub rows: Vec<RowKey>,
+}
+
+impl Scope<'_, '_> {
+    /// The rows of an item's own scope: the first `depth` rows of ours.
+    fn rows_for(&self, depth: usize) -> Option<&[RowKey]> {
+        self.rows.get(..depth)
+    }
+}
+
+impl Env for Scope<'_, '_> {
+    fn value(&self, name: &str) -> Value {
+        let Some((item, info)) = self.ctx.index.items.get(name) else {
+            return Value::Missing(Missing::Unknown);
+        };
+        let Some(rows) = self.rows_for(info.chain.len()) else {
+            return Value::Missing(Missing::Unknown);
+        };
+        let path = ItemPath::new(rows, name);
+        self.walk.value_at(self.ctx, &path, &item.kind)
+    }
+
+    fn rows(&self, roster: &str) -> usize {
+        self.row_keys(roster).map(<[i64]>::len).unwrap_or(0)
+    }
+
+    fn row(&self, roster: &str, index: usize) -> Box<dyn Env + '_> {
+        let mut rows = self.rows.clone();
+        if let Some((_, info)) = self.ctx.index.rosters.get(roster) {
+            rows.truncate(info.chain.len());
+        }
+        if let Some(key) = self.row_keys(roster).and_then(|k| k.get(index)) {
+            rows.push(RowKey {
+                roster: roster.to_string(),
+                key: *key,
+            });
+        }
+        Box::new(Scope {
+            walk: self.walk,
+            ctx: self.ctx,
+            rows,
+        })
+    }
+
+    fn today(&self) -> Date {
+        self.ctx.today
+    }
+
+    fn month_name(&self, month: i8) -> String {
+        usize::try_from(month - 1)
+            .ok()
+            .and_then(|i| self.ctx.month_names.get(i))
+            .cloned()
+            .unwrap_or_else(|| month.to_string())
+    }
+}
+
+impl Scope<'_, '_> {
+    fn row_keys(&self, roster: &str) -> Option<&[i64]> {
+        let (_, info) = self.ctx.index.rosters.get(roster)?;
+        let outer = self.rows.get(..info.chain.len())?.to_vec();
+        self.walk
+            .rows
+            .get(&(outer, roster.to_string()))
+            .map(Vec::as_slice)
+    }
+}
