@@ -588,3 +588,118 @@ fn only_the_official_items_are_not_marked_adapted() {
         );
     }
 }
+
+// ---- a whole interview through the real engine ----
+
+use vicor::interview::engine::{Interview, Saved};
+use vicor::interview::script::{RunEnd, Script, drive};
+
+/// Runs the scripted answers of `fixture` through `instrument` and returns
+/// the computed values by item id (values outside rosters).
+fn interview(instrument: &str, fixture: &str) -> HashMap<String, Value> {
+    let inst = load(instrument);
+    let path = root().join("tests/fixtures/instruments").join(fixture);
+    let text = std::fs::read_to_string(&path).expect("the answers file is readable");
+    let script = Script::parse(&inst, &text).unwrap_or_else(|d| {
+        panic!(
+            "{fixture} parses: {:?}",
+            d.iter().map(|d| &d.message).collect::<Vec<_>>()
+        )
+    });
+    let mut run = Interview::new(&inst, jiff::civil::date(2026, 6, 15), 7, Saved::default());
+    let mut commit = |_: &Interview, _: &vicor::interview::engine::Update| Ok::<(), ()>(());
+    let mut warnings = Vec::new();
+    let end = drive(&mut run, &script, &mut commit, &mut |p, m| {
+        warnings.push(format!("{p}: {m}"))
+    })
+    .unwrap_or_else(|e| panic!("{fixture}: {e:?}"));
+    assert_eq!(end, RunEnd::Completed, "{fixture} completes");
+    assert!(warnings.is_empty(), "{fixture}: {warnings:?}");
+    run.computed()
+        .into_iter()
+        .filter(|(p, _)| p.rows.is_empty())
+        .map(|(p, v)| (p.item.clone(), v))
+        .collect()
+}
+
+#[test]
+fn a_victim_is_interviewed_from_contact_to_closing() {
+    let values = interview("victimization.yaml", "victim.yaml");
+    let get = |id: &str| {
+        values
+            .get(id)
+            .cloned()
+            .unwrap_or(Value::Missing(Missing::Skipped))
+    };
+    assert_eq!(get("sdg_n_eligible"), int(2));
+    assert_eq!(get("sdg_disability"), int(1));
+    assert_eq!(get("sdg_1614_safe"), int(0));
+    assert_eq!(get("sdg_1613_physical"), int(1));
+    assert_eq!(get("sdg_1613_psychological"), int(1));
+    assert_eq!(get("sdg_1613_sexual"), int(0));
+    assert_eq!(get("sdg_1631_reported_physical"), int(1));
+    assert_eq!(get("sdg_1631_reported_psychological"), int(0));
+    assert!(get("sdg_1631_reported_sexual").is_missing());
+    assert_eq!(get("sdg_1631_reported"), int(1));
+    assert_eq!(get("sdg_1651_contact"), int(1));
+    assert_eq!(get("sdg_1651_bribe"), int(1));
+    assert_eq!(get("sdg_1172_harassed"), int(1));
+    assert_eq!(get("sdg_1172_place_sexual"), int(6));
+}
+
+#[test]
+fn a_corruption_survey_interview_counts_a_refused_bribe() {
+    let values = interview("corruption.yaml", "corruption.yaml");
+    let get = |id: &str| {
+        values
+            .get(id)
+            .cloned()
+            .unwrap_or(Value::Missing(Missing::Skipped))
+    };
+    assert_eq!(get("sdg_1651_contact"), int(1));
+    assert_eq!(get("sdg_1651_bribe"), int(1), "asked and refused counts");
+    assert_eq!(get("sdg_1651_bribe_paid"), int(0));
+    assert_eq!(get("sdg_1651_n_bribe_types"), int(1));
+    assert_eq!(
+        get("cor_sel_name_en"),
+        Value::Text("tax or revenue officials".into())
+    );
+    assert_eq!(get("sdg_age_group"), int(6));
+    assert_eq!(get("sdg_disability"), int(0));
+    assert_eq!(get("sdg_urban"), int(2));
+}
+
+#[test]
+fn a_refusal_at_the_door_ends_the_interview() {
+    let values = interview("victimization.yaml", "refusal.yaml");
+    assert!(
+        !values.keys().any(|k| k.starts_with("sdg_")),
+        "no indicator input for a refusing household: {values:?}"
+    );
+}
+
+#[test]
+fn without_privacy_the_private_indicators_are_missing_not_zero() {
+    let values = interview("victimization.yaml", "not_private.yaml");
+    let get = |id: &str| {
+        values
+            .get(id)
+            .cloned()
+            .unwrap_or(Value::Missing(Missing::Skipped))
+    };
+    assert_eq!(
+        get("sdg_1614_safe"),
+        int(0),
+        "never goes out counts as not safe"
+    );
+    assert_eq!(get("sdg_1613_physical"), int(0));
+    assert_eq!(get("sdg_1172_harassed"), int(0));
+    assert_eq!(get("sdg_1651_contact"), int(0));
+    assert!(get("sdg_1651_bribe").is_missing());
+    assert!(get("sdg_1613_sexual").is_missing());
+    assert!(get("sdg_1613_psychological").is_missing());
+    assert!(
+        get("sdg_disability").is_missing(),
+        "a don't know and no difficulty"
+    );
+}
