@@ -15,3 +15,6 @@ mod merge;
 
 /// `vicor run` and `vicor cases`: scripted interviews, encryption, kills.
 mod run;
+
+/// The bundled questionnaires validate cleanly.
+mod instruments;

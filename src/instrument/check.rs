@@ -299,9 +299,10 @@ impl<'a> Checker<'a> {
                 self.choices(options, languages, chain, order, Some(item));
             }
             ItemKind::Computed { value } => {
-                // Typing happens through item_type (with cycle detection);
-                // here only the order of references is looked at.
+                // The type comes from item_type (with cycle detection), which
+                // keeps no errors: they are reported here, once.
                 let _ = self.item_type(item);
+                self.check_expr(value, chain);
                 self.later_references(value, order);
             }
             ItemKind::Date { range } => {
@@ -691,5 +692,56 @@ impl expr::Env for ConstEnv {
     }
     fn today(&self) -> jiff::civil::Date {
         self.today
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::instrument::diag::Level;
+
+    fn findings(text: &str) -> Vec<String> {
+        crate::instrument::validate_str("t.yaml", text)
+            .diagnostics
+            .iter()
+            .map(|d| format!("{:?}: {}", d.level, d.message))
+            .collect()
+    }
+
+    const ROSTER: &str = "id: t\nversion: \"1\"\ntitle: T\nlanguages: [en]\nsections:\n  - id: s\n    title: S\n    items:\n      - id: size\n        type: integer\n        text: How many?\n      - roster: people\n        title: People\n        count: size\n        row_label: \"LABEL\"\n        items:\n          - id: name\n            type: text\n            text: Name?\n      - id: later\n        type: integer\n        text: Later?\n";
+
+    #[test]
+    fn errors_in_computed_values_are_reported() {
+        let text = ROSTER.replace("LABEL", "{name}").replace(
+            "      - id: later\n",
+            "      - id: total\n        type: computed\n        value: sise + 1\n      - id: later\n",
+        );
+        let found = findings(&text);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("Error") && f.contains("sise")),
+            "an unknown name in a computed value is an error: {found:?}"
+        );
+    }
+
+    #[test]
+    fn row_label_may_name_the_row_by_its_own_items() {
+        let found = findings(&ROSTER.replace("LABEL", "{name}"));
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn row_label_still_checks_its_fills() {
+        let found = findings(&ROSTER.replace("LABEL", "{nmae}"));
+        assert!(
+            found.iter().any(|f| f.contains("nmae")),
+            "an unknown name in a row label is reported: {found:?}"
+        );
+        let errors = crate::instrument::validate_str("t.yaml", &ROSTER.replace("LABEL", "{nmae}"))
+            .diagnostics
+            .iter()
+            .filter(|d| d.level == Level::Error)
+            .count();
+        assert_eq!(errors, 1);
     }
 }

@@ -1118,14 +1118,15 @@ impl Loader {
             ..Text::default()
         };
         match &node.value {
-            YValue::Str(s) => {
+            YValue::Str(_) | YValue::Bool(_) | YValue::Int(_) | YValue::Float(_) => {
+                let s = self.scalar_text(file, node).unwrap_or_default();
                 let lang = self
                     .languages
                     .first()
                     .cloned()
                     .unwrap_or_else(|| "en".into());
-                let fills = self.fills(file, node, s);
-                text.by_language.insert(lang.clone(), s.clone());
+                let fills = self.fills(file, node, &s);
+                text.by_language.insert(lang.clone(), s);
                 text.fills.insert(lang, fills);
             }
             YValue::Map(entries) => {
@@ -1148,7 +1149,8 @@ impl Loader {
                         );
                         continue;
                     }
-                    let Some(s) = self.string(file, v, "the text in this language") else {
+                    let Some(s) = self.scalar_text(file, v) else {
+                        self.wrong_type(file, v, "the text in this language", &v.value);
                         continue;
                     };
                     let fills = self.fills(file, v, &s);
@@ -1159,6 +1161,22 @@ impl Loader {
             other => self.wrong_type(file, node, "a text (a string, or one per language)", other),
         }
         text
+    }
+
+    /// A scalar as the author wrote it. YAML reads an unquoted `No`, `Yes`,
+    /// `On` or `2020` as a boolean or a number; in a text the author meant
+    /// the words, which the source still holds.
+    fn scalar_text(&self, file: FileId, node: &YNode) -> Option<String> {
+        match &node.value {
+            YValue::Str(s) => Some(s.clone()),
+            YValue::Bool(_) | YValue::Int(_) | YValue::Float(_) => {
+                let text = &self.files[file].text;
+                text.get(node.span.start..node.span.end.min(text.len()))
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+            }
+            _ => None,
+        }
     }
 
     /// Finds `{expr}` fills in a text; `{{` and `}}` stand for braces.
@@ -1307,6 +1325,38 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unquoted_yes_no_and_numbers_in_texts_are_the_words_written() {
+        let text = "id: t\nversion: \"1\"\ntitle: {en: T, fr: T}\nlanguages: [en, fr]\nsections:\n  - id: s\n    title: {en: S, fr: S}\n    items:\n      - id: q\n        type: single\n        text: {en: Q?, fr: Q ?}\n        options:\n          - {code: 1, label: {en: Yes, fr: Oui}}\n          - {code: 2, label: {en: No, fr: Non}}\n          - {code: 3, label: {en: 2020, fr: 2020}}\n";
+        let loaded = load_str("t.yaml", text);
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let inst = loaded.instrument.expect("loads");
+        let Node::Item(item) = &inst.sections[0].nodes[0] else {
+            panic!("an item");
+        };
+        let labels: Vec<&str> = item
+            .kind
+            .options()
+            .iter()
+            .map(|o| o.label.get("en"))
+            .collect();
+        assert_eq!(labels, ["Yes", "No", "2020"]);
+    }
+
+    #[test]
+    fn a_mapping_is_still_not_a_text() {
+        let text = "id: t\nversion: \"1\"\ntitle: {en: [a]}\nlanguages: [en]\nsections: []\n";
+        let loaded = load_str("t.yaml", text);
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("expected the text in this language")),
+            "{:?}",
+            loaded.diagnostics
+        );
+    }
 
     #[test]
     fn suggestions_catch_typos_only() {
