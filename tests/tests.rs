@@ -6,3 +6,6 @@ mod util;
 
 /// The command line itself: help, unknown commands, exit codes.
 mod cli;
+
+/// `vicor estimate` and `vicor replicate` against R's survey package.
+mod estimate;
