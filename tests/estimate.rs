@@ -151,3 +151,216 @@ fn every_reference_case_matches_r() {
     );
     assert!(compared > 1000, "only {compared} values compared");
 }
+
+const SMALL: &str = "h,c,w,y,x,r1,r2,r3,r4\n\
+1,1,10,1,0,20,0,10,10\n\
+1,2,10,0,0,0,20,10,10\n\
+2,3,20,1,1,20,20,40,0\n\
+2,4,20,0,1,20,20,0,40\n";
+
+const DESIGN: &str = "weight: w\nstrata: h\nclusters: [c]\n";
+const SPEC: &str = "estimates:\n  - name: m\n    mean: y\n";
+
+/// Runs `vicor estimate` on files written into a fresh directory.
+fn estimate_with(data: &str, design: &str, spec: &str) -> crate::util::Run {
+    let dir = Dir::new();
+    let d = dir.write("data.csv", data);
+    let g = dir.write("design.yaml", design);
+    let s = dir.write("spec.yaml", spec);
+    run(vicor()
+        .arg("estimate")
+        .arg("--data")
+        .arg(d)
+        .arg("--design")
+        .arg(g)
+        .arg("--spec")
+        .arg(s)
+        .args(["--format", "json"]))
+}
+
+fn assert_user_error(r: &crate::util::Run, phrases: &[&str]) {
+    r.assert_code(1);
+    // miette wraps long messages; compare with the wrapping undone.
+    let flat = r
+        .stderr
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for p in phrases {
+        assert!(flat.contains(p), "stderr lacks {p:?}:\n{}", r.stderr);
+    }
+}
+
+#[test]
+fn missing_design_column_is_named() {
+    let r = estimate_with(SMALL, "weight: wt\nstrata: h\nclusters: [c]\n", SPEC);
+    assert_user_error(&r, &["`wt`"]);
+}
+
+#[test]
+fn missing_spec_column_is_named() {
+    let r = estimate_with(SMALL, DESIGN, "estimates:\n  - name: m\n    mean: income\n");
+    assert_user_error(&r, &["`income`"]);
+}
+
+#[test]
+fn non_numeric_weight_names_column_and_row() {
+    let data = SMALL.replace("2,3,20,1", "2,3,abc,1");
+    let r = estimate_with(&data, DESIGN, SPEC);
+    assert_user_error(&r, &["`w`", "row 3", "abc"]);
+}
+
+#[test]
+fn zero_and_negative_weights_name_the_row() {
+    let r = estimate_with(&SMALL.replace("1,2,10,0", "1,2,0,0"), DESIGN, SPEC);
+    assert_user_error(&r, &["`w`", "row 2", "positive"]);
+    let r = estimate_with(&SMALL.replace("2,4,20,0", "2,4,-5,0"), DESIGN, SPEC);
+    assert_user_error(&r, &["`w`", "row 4"]);
+}
+
+#[test]
+fn empty_stratum_cell_names_column_and_row() {
+    let r = estimate_with(&SMALL.replace("2,3,20,1", ",3,20,1"), DESIGN, SPEC);
+    assert_user_error(&r, &["`h`", "row 3", "stratum"]);
+}
+
+#[test]
+fn lonely_psu_under_fail_names_the_stratum() {
+    let data = "h,c,w,y\n1,1,1,1\n1,2,1,0\n2,3,1,1\n";
+    let r = estimate_with(data, DESIGN, SPEC);
+    assert_user_error(&r, &["stratum `2`", "lonely_psu"]);
+}
+
+#[test]
+fn domain_without_respondents_is_an_error() {
+    let spec = "estimates:\n  - name: m\n    mean: y\n    domain: \"x == 5\"\n";
+    let r = estimate_with(SMALL, DESIGN, spec);
+    assert_user_error(&r, &["`m`", "x == 5", "no respondents"]);
+}
+
+#[test]
+fn replicate_count_that_disagrees_is_an_error() {
+    let design =
+        "weight: w\nreplicates:\n  columns: [r1, r2, r3, r4]\n  type: jk1\n  replicates: 5\n";
+    let r = estimate_with(SMALL, design, SPEC);
+    assert_user_error(&r, &["replicates: 5", "4 columns"]);
+    let design = "weight: w\nreplicates:\n  columns: [r1, r2, r3]\n  type: brr\n";
+    let r = estimate_with(SMALL, design, SPEC);
+    assert_user_error(&r, &["brr", "3 columns"]);
+    let design =
+        "weight: w\nreplicates:\n  columns: [r1, r2, r3, r4]\n  type: jkn\n  rscales: [0.5, 0.5]\n";
+    let r = estimate_with(SMALL, design, SPEC);
+    assert_user_error(&r, &["rscales", "4 replicate columns"]);
+}
+
+#[test]
+fn zero_denominator_gives_null_estimate_and_flag() {
+    let spec =
+        "estimates:\n  - name: q\n    ratio: { numerator: y, denominator: x }\n    by: [h]\n";
+    let r = estimate_with(SMALL, DESIGN, spec);
+    r.assert_code(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+    let rows = v["estimates"].as_array().expect("rows");
+    let h1 = rows
+        .iter()
+        .find(|r| r["by"]["h"] == "1")
+        .expect("a row for stratum 1");
+    assert!(h1["estimate"].is_null(), "{h1}");
+    assert!(h1["se"].is_null(), "{h1}");
+    let flags: Vec<&str> = h1["flags"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(flags.contains(&"zero_denominator"), "{flags:?}");
+    assert!(!r.stdout.contains("NaN"));
+}
+
+#[test]
+fn table_and_csv_formats_carry_the_same_rows() {
+    let spec = "estimates:\n  - name: m\n    mean: y\n    by: [h]\n";
+    let dir = Dir::new();
+    let d = dir.write("data.csv", SMALL);
+    let g = dir.write("design.yaml", DESIGN);
+    let s = dir.write("spec.yaml", spec);
+    let out = |format: &str| {
+        let r = run(vicor()
+            .arg("estimate")
+            .arg("--data")
+            .arg(&d)
+            .arg("--design")
+            .arg(&g)
+            .arg("--spec")
+            .arg(&s)
+            .args(["--format", format]));
+        r.assert_code(0);
+        r.stdout
+    };
+    let table = out("table");
+    assert!(
+        table.contains("\n  h=1") && table.contains("\n  h=2"),
+        "{table}"
+    );
+    let csv = out("csv");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("name,h,estimate,se,ci_low,ci_high,level,df,cv,deff,n,weighted_n,flags")
+    );
+    assert_eq!(lines.count(), 3);
+}
+
+#[test]
+fn replicate_writes_weights_that_estimate_reads_back() {
+    let dir = Dir::new();
+    let data = root().join("tests/fixtures/apistrat.csv");
+    let design = dir.write("design.yaml", "weight: pw\nstrata: stype\nfpc: [fpc]\n");
+    let out = dir.join("reps.csv");
+    let design_out = dir.join("reps.yaml");
+    run(vicor()
+        .arg("replicate")
+        .arg("--data")
+        .arg(&data)
+        .arg("--design")
+        .arg(&design)
+        .args(["--type", "jkn", "--out"])
+        .arg(&out)
+        .arg("--design-out")
+        .arg(&design_out))
+    .assert_code(0);
+    let spec = dir.write(
+        "spec.yaml",
+        "estimates:\n  - name: api00\n    mean: api00\n",
+    );
+    let formed = dir.write(
+        "formed.yaml",
+        "weight: pw\nstrata: stype\nfpc: [fpc]\nreplicates:\n  form: jkn\n",
+    );
+    let get = |data: &Path, design: &Path| {
+        let r = run(vicor()
+            .arg("estimate")
+            .arg("--data")
+            .arg(data)
+            .arg("--design")
+            .arg(design)
+            .arg("--spec")
+            .arg(&spec)
+            .args(["--format", "json"]));
+        r.assert_code(0);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+        (
+            v["estimates"][0]["se"].as_f64().expect("se"),
+            v["estimates"][0]["df"].as_u64().expect("df"),
+        )
+    };
+    let (se_cols, df_cols) = get(&out, &design_out);
+    let (se_formed, df_formed) = get(&data, &formed);
+    assert!(close(se_cols, se_formed), "{se_cols} vs {se_formed}");
+    assert_eq!(df_cols, df_formed);
+    // R: apistrat JKn with fpc reproduces the Taylor SE (estimation.md §6).
+    let want = expected(&root().join("tests/reference/cases/apistrat_fpc"));
+    let taylor = want[0].1["se"].expect("R's SE");
+    assert!(close(se_cols, taylor), "{se_cols} vs R {taylor}");
+}
