@@ -14,3 +14,4 @@
 //! them reads files or prints.
 
 pub mod instrument;
+pub mod weighting;
