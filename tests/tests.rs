@@ -6,3 +6,6 @@ mod util;
 
 /// The command line itself: help, unknown commands, exit codes.
 mod cli;
+
+/// `vicor weight` and the weighting kernels against R.
+mod weighting;
