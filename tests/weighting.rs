@@ -13,7 +13,7 @@ use vicor::weighting::poststratify::post_stratify;
 use vicor::weighting::rake::{RakeControl, rake};
 use vicor::weighting::trim::trim_weights;
 
-use crate::util::{fixture, root};
+use crate::util::{Dir, fixture, root, run, vicor};
 
 /// Calibrated weights agree with R row by row to this, relative.
 const WEIGHT_TOL: f64 = 1e-8;
@@ -620,4 +620,31 @@ fn calibrated_totals_hit_every_margin_category() {
     let mut g = vec![0.5, 1.0, 2.0];
     trim_g(&mut g, &[1.0, 1.0, 1.0], 0.8, 1.5);
     assert!((g.iter().sum::<f64>() - 3.5).abs() < 1e-12);
+}
+#[test]
+fn weight_runs_the_synthetic_plan_like_r() {
+    let dir = Dir::new();
+    let out = dir.join("weighted.csv");
+    let r = run(vicor()
+        .arg("weight")
+        .arg("--plan")
+        .arg(fixture("weighting/synthetic-plan.yaml"))
+        .arg("--data")
+        .arg(fixture("weighting/synthetic.csv"))
+        .arg("--out")
+        .arg(&out));
+    r.assert_code(0);
+    let got = Table::read(&out);
+    let want = Table::reference("synthetic_plan.csv");
+    // Nonrespondents keep their row with weight 0.
+    let resp: Vec<bool> = got.str("responded").iter().map(|r| r == "1").collect();
+    let kept = got.filter(&resp);
+    assert_eq!(kept.str("id"), want.str("id"));
+    assert_close(
+        "synthetic plan",
+        &kept.num("final_weight"),
+        &want.num("weight"),
+        WEIGHT_TOL,
+    );
+    assert!(r.stdout.contains("calibration"), "{}", r.stdout);
 }

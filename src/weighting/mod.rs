@@ -23,6 +23,7 @@ pub mod adjust;
 pub mod calibrate;
 pub mod diagnostics;
 pub mod margins;
+pub mod plan;
 pub mod poststratify;
 pub mod rake;
 pub mod trim;
