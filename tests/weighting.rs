@@ -648,3 +648,107 @@ fn weight_runs_the_synthetic_plan_like_r() {
     );
     assert!(r.stdout.contains("calibration"), "{}", r.stdout);
 }
+
+/// Every bad input of `tests/fixtures/weighting/bad/`: exit 1, a message
+/// naming the margin and category (or row), and no output written.
+#[test]
+fn weight_refuses_bad_input_and_writes_nothing() {
+    let cases = [
+        (
+            "totals-disagree",
+            "tiny.csv",
+            &["margin `age` totals 610", "`sex` totals 600"][..],
+        ),
+        (
+            "category-not-in-targets",
+            "tiny.csv",
+            &["margin `sex`", "category `f`"][..],
+        ),
+        (
+            "empty-cell",
+            "tiny.csv",
+            &["margin `sex`", "category `x`", "empty cell"][..],
+        ),
+        (
+            "no-convergence",
+            "tiny.csv",
+            &["did not converge", "margin `age`"][..],
+        ),
+        (
+            "zero-probability",
+            "zero-probability.csv",
+            &["row 6", "`p` is 0"][..],
+        ),
+    ];
+    for (plan, data, phrases) in cases {
+        let dir = Dir::new();
+        let out = dir.join("out.csv");
+        let r = run(vicor()
+            .arg("weight")
+            .arg("--plan")
+            .arg(fixture(&format!("weighting/bad/{plan}.yaml")))
+            .arg("--data")
+            .arg(fixture(&format!("weighting/bad/{data}")))
+            .arg("--out")
+            .arg(&out));
+        r.assert_code(1);
+        // miette wraps long messages; read them as one line.
+        let message = r
+            .stderr
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for p in phrases {
+            assert!(message.contains(p), "{plan}: `{p}` not in\n{}", r.stderr);
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("the temporary directory is readable")
+            .collect();
+        assert!(left.is_empty(), "{plan}: files were left behind: {left:?}");
+    }
+}
+
+#[test]
+fn weight_recalibrates_every_replicate_like_r() {
+    let dir = Dir::new();
+    let out = dir.join("weighted.csv");
+    let report = dir.join("diagnostics.json");
+    let r = run(vicor()
+        .arg("weight")
+        .arg("--plan")
+        .arg(fixture("weighting/apiclus1-jk1-plan.yaml"))
+        .arg("--data")
+        .arg(fixture("weighting/apiclus1_jk1.csv"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--report")
+        .arg(&report));
+    r.assert_code(0);
+    let got = Table::read(&out);
+    let want = Table::reference("apiclus1_jk1_raking.csv");
+    assert_close(
+        "final weight",
+        &got.num("final_weight"),
+        &want.num("weight"),
+        WEIGHT_TOL,
+    );
+    for k in 1..=15 {
+        assert_close(
+            &format!("replicate {k}"),
+            &got.num(&format!("final_rw{k}")),
+            &want.num(&format!("rw{k}")),
+            WEIGHT_TOL,
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("the report was written"))
+            .expect("the report is JSON");
+    assert_eq!(json["replicates"]["count"], 15);
+    assert!(
+        json["replicates"]["max_margin_error"]
+            .as_f64()
+            .expect("a number")
+            < 1e-12
+    );
+}

@@ -47,6 +47,8 @@ write_data(clus1, "apiclus1.csv")
 dclus1 <- svydesign(ids = ~dnum, weights = ~pw, data = clus1, fpc = ~fpc)
 pop_type <- data.frame(stype = c("E", "H", "M"), Freq = c(4421, 755, 1018))
 pop_wide <- data.frame(sch.wide = c("No", "Yes"), Freq = c(1072, 5122))
+tt <- as.data.frame(table(apipop$stype)); names(tt) <- c("stype", "total")
+write.csv(tt, file.path(fix, "targets_stype.csv"), row.names = FALSE, quote = FALSE)
 pop_lin <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, api99 = 3914069)
 
 ps <- postStratify(dclus1, ~stype, pop_type)
