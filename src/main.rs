@@ -85,6 +85,7 @@ fn weight(args: cli::WeightArgs) -> Outcome {
 
     use vicor::weighting::plan::Plan;
 
+    let start = std::time::Instant::now();
     let text = read_text(&args.plan)?;
     let plan = Plan::from_yaml(&text)
         .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.plan.display())))?;
@@ -99,9 +100,11 @@ fn weight(args: cli::WeightArgs) -> Outcome {
         let table = read_table(&plan_dir.join(&file))?;
         targets.insert(file, table);
     }
+    let read_done = std::time::Instant::now();
     let run = plan
         .apply(&data, &targets)
         .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.plan.display())))?;
+    let weight_done = std::time::Instant::now();
     let mut added = vec![plan.output.weight.clone()];
     added.extend(run.replicate_names.iter().cloned());
     if let Some(clash) = added.iter().find(|c| data.names.contains(c)) {
@@ -157,6 +160,13 @@ fn weight(args: cli::WeightArgs) -> Outcome {
         args.out.display(),
         data.len(),
         report_path.display()
+    );
+    // Timings go to stderr so that stdout stays the same from run to run.
+    eprintln!(
+        "time: read {:.3} s, weighting {:.3} s, write {:.3} s",
+        (read_done - start).as_secs_f64(),
+        (weight_done - read_done).as_secs_f64(),
+        weight_done.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
 }

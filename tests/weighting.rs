@@ -752,3 +752,40 @@ fn weight_recalibrates_every_replicate_like_r() {
             < 1e-12
     );
 }
+
+#[test]
+fn demo_plan_runs_on_the_synthetic_survey() {
+    let dir = Dir::new();
+    let out = dir.join("weighted.csv");
+    let r = run(vicor()
+        .arg("weight")
+        .arg("--plan")
+        .arg(root().join("weights/demo.yaml"))
+        .arg("--data")
+        .arg(fixture("weighting/synthetic.csv"))
+        .arg("--out")
+        .arg(&out));
+    r.assert_code(0);
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("weighted.diagnostics.json"))
+            .expect("the report sits beside the output"),
+    )
+    .expect("the report is JSON");
+    let steps = json["steps"].as_array().expect("a list of steps");
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["step"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "base",
+            "within_household",
+            "nonresponse",
+            "calibration",
+            "trimming"
+        ]
+    );
+    let cal = &steps[3];
+    assert!(cal["max_margin_error"].as_f64().expect("a number") < 1e-9);
+    let trimmed = &steps[4]["weights"];
+    assert!(trimmed["min"].as_f64().expect("a number") >= 40.0);
+    assert!(trimmed["max"].as_f64().expect("a number") <= 400.0);
+}

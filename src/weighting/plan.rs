@@ -802,3 +802,70 @@ fn target_pairs(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_plans_parse() {
+        for (name, text) in [
+            ("template", include_str!("../../weights/template.yaml")),
+            ("demo", include_str!("../../weights/demo.yaml")),
+        ] {
+            let plan = Plan::from_yaml(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!plan.target_files().is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_choices_are_refused() {
+        let err = Plan::from_yaml("base: {probabilities: [p]}\nweights: 1\n").expect_err("typo");
+        assert!(err.to_string().contains("weights"), "{err}");
+        let err = Plan::from_yaml("base: {}\n").expect_err("no base columns");
+        assert!(err.to_string().contains("base"), "{err}");
+        let err = Plan::from_yaml(
+            "base: {weights: [w]}\ncalibration: {method: logit, margins: [{variable: s, targets: s.csv}]}\n",
+        )
+        .expect_err("logit without bounds");
+        assert!(err.to_string().contains("bounds"), "{err}");
+    }
+
+    fn table(cols: &[(&str, &[&str])]) -> Table {
+        Table {
+            names: cols.iter().map(|(n, _)| n.to_string()).collect(),
+            columns: cols
+                .iter()
+                .map(|(_, v)| v.iter().map(|s| s.to_string()).collect())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn nonrespondents_get_zero_and_replicates_follow_the_plan() {
+        let data = table(&[
+            ("w", &["10", "10", "20", "20"]),
+            ("r", &["1", "0", "1", "1"]),
+            ("sex", &["m", "m", "f", "f"]),
+            ("rw1", &["20", "20", "0", "20"]),
+        ]);
+        let targets = HashMap::from([(
+            "sex.csv".to_string(),
+            table(&[("sex", &["m", "f"]), ("total", &["30", "50"])]),
+        )]);
+        let plan = Plan::from_yaml(
+            "base: {weights: [w]}
+nonresponse: {respondent: r, classes: [sex], min_respondents: 1}
+calibration: {method: poststratify, margins: [{variable: sex, targets: sex.csv}]}
+replicates: {prefix: rw}
+",
+        )
+        .expect("valid plan");
+        let run = plan.apply(&data, &targets).expect("runs");
+        assert_eq!(run.weights, [30.0, 0.0, 25.0, 25.0]);
+        assert_eq!(run.replicates, [vec![30.0, 0.0, 0.0, 50.0]]);
+        assert_eq!(run.replicate_names, ["final_rw1"]);
+        let steps: Vec<&str> = run.steps.iter().map(|s| s.step.as_str()).collect();
+        assert_eq!(steps, ["base", "nonresponse", "calibration"]);
+    }
+}

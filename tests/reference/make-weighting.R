@@ -1,8 +1,9 @@
 # Expected values for the weighting tests (tests/weighting.rs and the unit
 # tests of src/weighting/), made by R's survey package. Run from the crate
 # root:  Rscript tests/reference/make-weighting.R
-# It writes the input data to tests/fixtures/weighting/ and the expected
-# weights and SEs to tests/reference/weighting/. Never edit those by hand.
+# It writes the input data to tests/fixtures/weighting/, the expected
+# weights and SEs to tests/reference/weighting/, and the demo country's
+# population targets to weights/targets/demo/. Never edit those by hand.
 #
 # Calibrations run with epsilon = 1e-13 (R's default 1e-7 leaves weights
 # accurate to about 1e-7 only), except the *_default cases, which check
@@ -155,6 +156,13 @@ write.csv(aggregate(total ~ sex, joint, sum), file.path(fix, "targets_sex.csv"),
 write.csv(aggregate(total ~ age, joint, sum), file.path(fix, "targets_age.csv"), row.names = FALSE, quote = FALSE)
 write.csv(aggregate(total ~ region, joint, sum), file.path(fix, "targets_region.csv"), row.names = FALSE, quote = FALSE)
 write.csv(aggregate(total ~ sex + age, joint, sum), file.path(fix, "targets_sex_age.csv"), row.names = FALSE, quote = FALSE)
+# The same population serves as the demo country's targets in weights/.
+demo <- "weights/targets/demo"
+dir.create(demo, recursive = TRUE, showWarnings = FALSE)
+for (f in c("sex", "age", "region", "sex_age")) {
+  file.copy(file.path(fix, sprintf("targets_%s.csv", f)), file.path(demo, sprintf("%s.csv", f)),
+            overwrite = TRUE)
+}
 
 # The plan's steps by hand: base weight, adults, nonresponse by region.
 syn$d <- 1 / (syn$p_ea * syn$p_hh) * syn$adults
