@@ -10,7 +10,7 @@ use vicor::weighting::calibrate::{
 };
 use vicor::weighting::margins::{Margin, ModelMatrix, NumericTotal};
 use vicor::weighting::poststratify::post_stratify;
-use vicor::weighting::rake::{RakeControl, rake};
+use vicor::weighting::rake::{RakeControl, rake, rake_residuals};
 use vicor::weighting::trim::trim_weights;
 
 use crate::util::{Dir, fixture, root, run, vicor};
@@ -193,6 +193,25 @@ fn calibrated_mean_se(
     (mean, taylor_var(&e, design.0, design.1, design.2).sqrt())
 }
 
+/// Mean of y with raked weights w, and its linearization SE after R's
+/// `rake()` residual approximation.
+fn raked_mean_se(
+    margins: &[Margin],
+    w: &[f64],
+    y: &[f64],
+    design: (&[String], &[String], Option<&[f64]>),
+) -> (f64, f64) {
+    let nhat: f64 = w.iter().sum();
+    let mean = w.iter().zip(y).map(|(w, y)| w * y).sum::<f64>() / nhat;
+    let z: Vec<f64> = w
+        .iter()
+        .zip(y)
+        .map(|(w, y)| w * (y - mean) / nhat)
+        .collect();
+    let e = rake_residuals(margins, w, &z).expect("lengths agree");
+    (mean, taylor_var(&e, design.0, design.1, design.2).sqrt())
+}
+
 fn api_type_margin(t: &Table) -> Margin {
     Margin::new(
         "stype",
@@ -332,6 +351,17 @@ fn apiclus1_rake_matches_r_converged_and_with_r_defaults() {
         &Table::reference("apiclus1_rake.csv").num("weight"),
         WEIGHT_TOL,
     );
+    let one = vec!["1".to_string(); d.len()];
+    let fpc = t.num("fpc");
+    let (mean, se) = raked_mean_se(
+        &margins,
+        &r.weights,
+        &t.num("api00"),
+        (&one, t.str("dnum"), Some(&fpc)),
+    );
+    let (r_mean, r_se) = se_ref("apiclus1_rake");
+    assert_close("apiclus1_rake mean", &[mean], &[r_mean], SE_TOL);
+    assert_close("apiclus1_rake SE", &[se], &[r_se], SE_TOL);
     let r = rake(&margins, &d, &RakeControl::default(), 1e-9).expect("converges");
     assert_close(
         "apiclus1_rake_default",
@@ -516,6 +546,10 @@ fn synthetic_survey_matches_r_on_every_method() {
         &Table::reference("synthetic_rake.csv").num("weight"),
         WEIGHT_TOL,
     );
+    let (mean, se) = raked_mean_se(&margins, &r.weights, &y, design);
+    let (r_mean, r_se) = se_ref("synthetic_rake");
+    assert_close("synthetic_rake mean", &[mean], &[r_mean], SE_TOL);
+    assert_close("synthetic_rake SE", &[se], &[r_se], SE_TOL);
     let cells = Margin::new(
         "sex*age",
         &joint_values(&t, &["sex", "age"]),

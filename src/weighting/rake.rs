@@ -145,6 +145,50 @@ pub fn rake(
     })
 }
 
+/// Sweeps of R's approximation to the variance after `rake()`.
+pub const RAKE_RESIDUAL_SWEEPS: usize = 10;
+
+/// Scores for linearization after [`rake`], as R's `svyrecvar` treats a
+/// raked design: ten sweeps which, for each margin in turn, subtract from
+/// z/w its **unweighted** mean within the margin's categories and multiply
+/// back by w. This differs slightly from the calibration residual of
+/// [`super::calibrate::calibration_residuals`] for the same weights (R's
+/// two SEs differ too).
+///
+/// `z` holds one column of scores (including the weight w); `w` are the
+/// raked weights. R uses, for each margin, the weights right after that
+/// margin's post-stratification in the last sweep; at convergence they are
+/// the final weights, which is what is used here.
+pub fn rake_residuals(
+    margins: &[Margin],
+    w: &[f64],
+    z: &[f64],
+) -> Result<Vec<f64>, WeightingError> {
+    let n = w.len();
+    super::check_len("scores", z.len(), n)?;
+    for m in margins {
+        super::check_len("margin codes", m.codes.len(), n)?;
+    }
+    let mut x = z.to_vec();
+    for _ in 0..RAKE_RESIDUAL_SWEEPS {
+        for m in margins {
+            let k = m.targets.len();
+            let mut sum = vec![0.0; k];
+            let mut count = vec![0usize; k];
+            for i in 0..n {
+                let c = m.codes[i] as usize;
+                sum[c] += x[i] / w[i];
+                count[c] += 1;
+            }
+            for i in 0..n {
+                let c = m.codes[i] as usize;
+                x[i] -= w[i] * sum[c] / count[c] as f64;
+            }
+        }
+    }
+    Ok(x)
+}
+
 /// Largest relative error over every margin category, and where it is.
 fn margin_errors(margins: &[Margin], cells: &JointCells, f: &[f64]) -> (f64, (usize, usize)) {
     let mut worst = (0.0, (0, 0));

@@ -59,6 +59,7 @@ add_se("apiclus1_poststratify", svymean(~api00, ps))
 rk <- rake(dclus1, list(~stype, ~sch.wide), list(pop_type, pop_wide),
            control = list(maxit = 1000, epsilon = 1e-13))
 write_ref(list(weight = weights(rk)), "apiclus1_rake.csv")
+add_se("apiclus1_rake", svymean(~api00, rk))
 rkd <- suppressWarnings(rake(dclus1, list(~stype, ~sch.wide), list(pop_type, pop_wide)))
 write_ref(list(weight = weights(rkd)), "apiclus1_rake_default.csv")
 
@@ -181,6 +182,7 @@ dsyn <- svydesign(ids = ~ea, strata = ~region, weights = ~d_nr, data = resp)
 rk <- rake(dsyn, list(~sex, ~age, ~region), list(t_sex, t_age, t_reg),
            control = list(maxit = 1000, epsilon = 1e-13))
 write_ref(list(id = resp$id, weight = weights(rk)), "synthetic_rake.csv")
+add_se("synthetic_rake", svymean(~victim, rk))
 ps <- postStratify(dsyn, ~sex + age, t_sa)
 write_ref(list(id = resp$id, weight = weights(ps)), "synthetic_poststratify.csv")
 add_se("synthetic_poststratify", svymean(~victim, ps))
