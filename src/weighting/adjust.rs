@@ -208,7 +208,21 @@ pub fn nonresponse(
             group_of_key[k] = gi;
         }
     }
-    let factors: Vec<f64> = groups.iter().map(|g| g.d_all / g.d_resp).collect();
+    // A replicate may give a class's respondents zero weight: a class with
+    // no weight at all keeps factor 1, one whose weight sits only on
+    // nonrespondents cannot be adjusted.
+    let mut factors = Vec::with_capacity(groups.len());
+    for g in &groups {
+        factors.push(match (g.d_resp > 0.0, g.d_all > 0.0) {
+            (true, _) => g.d_all / g.d_resp,
+            (false, false) => 1.0,
+            (false, true) => {
+                return Err(WeightingError::NoRespondents {
+                    class: g.name.clone(),
+                });
+            }
+        });
+    }
     let class_of_row: Vec<usize> = row_key.iter().map(|&k| group_of_key[k]).collect();
     let weights = (0..n)
         .map(|i| {
