@@ -183,7 +183,10 @@ fn read_text(path: &std::path::Path) -> Result<String, Failure> {
 /// Reads a CSV into text columns (until the `frame` module serves `weight`).
 fn read_table(path: &std::path::Path) -> Result<vicor::weighting::plan::Table, Failure> {
     let bad = |e: csv::Error| Failure::user(miette::miette!("{}: {e}", path.display()));
-    let mut rdr = csv::Reader::from_path(path).map_err(bad)?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(bad)?;
     let names: Vec<String> = rdr
         .headers()
         .map_err(bad)?

@@ -17,8 +17,38 @@
 //! are equal.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::WeightingError;
+
+/// FNV-1a: category labels are short strings looked up once per row, where
+/// the default SipHash costs more than the rest of a rake.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// Up to this many categories a linear scan beats hashing the label.
+const LINEAR_SCAN: usize = 16;
 
 /// One categorical margin, validated against the data.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +83,7 @@ impl Margin {
         values: &[S],
         targets: &[(String, f64)],
     ) -> Result<Margin, WeightingError> {
-        let mut index: HashMap<&str, usize> = HashMap::with_capacity(targets.len());
+        let mut index: FnvMap<&str, usize> = FnvMap::default();
         for (k, (cat, value)) in targets.iter().enumerate() {
             if !value.is_finite() || *value < 0.0 {
                 return Err(WeightingError::BadTarget {
@@ -71,14 +101,38 @@ impl Margin {
         }
         let mut raw = Vec::with_capacity(values.len());
         let mut count = vec![0usize; targets.len()];
+        // Runs of equal values are common (sorted or clustered files).
+        let mut last: Option<(&str, usize)> = None;
         for v in values {
             let v = v.as_ref();
-            let k = *index
-                .get(v)
-                .ok_or_else(|| WeightingError::CategoryNotInTargets {
-                    margin: name.to_string(),
-                    category: v.to_string(),
-                })?;
+            let k = match last {
+                Some((lv, lk)) if lv == v => lk,
+                _ if targets.len() <= LINEAR_SCAN => {
+                    // Length and first byte first: most mismatches stop there.
+                    let first = v.as_bytes().first();
+                    let k = targets
+                        .iter()
+                        .position(|(c, _)| {
+                            c.len() == v.len() && c.as_bytes().first() == first && c == v
+                        })
+                        .ok_or_else(|| WeightingError::CategoryNotInTargets {
+                            margin: name.to_string(),
+                            category: v.to_string(),
+                        })?;
+                    last = Some((v, k));
+                    k
+                }
+                _ => {
+                    let k = *index
+                        .get(v)
+                        .ok_or_else(|| WeightingError::CategoryNotInTargets {
+                            margin: name.to_string(),
+                            category: v.to_string(),
+                        })?;
+                    last = Some((v, k));
+                    k
+                }
+            };
             count[k] += 1;
             raw.push(k);
         }

@@ -223,8 +223,9 @@ impl Default for OutputNames {
     }
 }
 
-/// Columns of text, as read from a CSV. Until `frame` lands this is the
-/// plan's view of the data.
+/// Columns of text, as read from a CSV (with surrounding spaces already
+/// trimmed by the reader). Until `frame` lands this is the plan's view of
+/// the data.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Table {
     pub names: Vec<String>,
@@ -263,13 +264,11 @@ impl Table {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                v.trim()
-                    .parse::<f64>()
-                    .map_err(|_| WeightingError::NotANumber {
-                        row: i + 1,
-                        column: name.to_string(),
-                        value: v.clone(),
-                    })
+                v.parse::<f64>().map_err(|_| WeightingError::NotANumber {
+                    row: i + 1,
+                    column: name.to_string(),
+                    value: v.clone(),
+                })
             })
             .collect()
     }
@@ -529,10 +528,8 @@ impl<'a> Job<'a> {
         let (respondent, classes, rule) = match &plan.nonresponse {
             Some(nr) => {
                 let flag = data.need(&nr.respondent, "nonresponse")?;
-                let respondent: Vec<bool> = flag
-                    .iter()
-                    .map(|v| v.trim() == nr.respondent_value)
-                    .collect();
+                let respondent: Vec<bool> =
+                    flag.iter().map(|v| *v == nr.respondent_value).collect();
                 let cols: Vec<&[String]> = nr
                     .classes
                     .iter()
@@ -597,16 +594,22 @@ impl<'a> Job<'a> {
                     .iter()
                     .map(|v| data.need(v, "calibration"))
                     .collect::<Result<_, _>>()?;
-                let values: Vec<String> = rows
-                    .iter()
-                    .map(|&i| {
-                        cols.iter()
-                            .map(|c| c[i].trim())
-                            .collect::<Vec<_>>()
-                            .join(":")
-                    })
-                    .collect();
-                margins.push(Margin::new(&name, &values, &t)?);
+                let margin = if let [col] = cols[..] {
+                    let values: Vec<&str> = rows.iter().map(|&i| col[i].as_str()).collect();
+                    Margin::new(&name, &values, &t)?
+                } else {
+                    let values: Vec<String> = rows
+                        .iter()
+                        .map(|&i| {
+                            cols.iter()
+                                .map(|c| c[i].as_str())
+                                .collect::<Vec<_>>()
+                                .join(":")
+                        })
+                        .collect();
+                    Margin::new(&name, &values, &t)?
+                };
+                margins.push(margin);
             }
             check_totals(&margins, c.total_tolerance)?;
             if matches!(c.method, Method::Linear | Method::Raking | Method::Logit) {
