@@ -13,5 +13,9 @@
 //! The statistics modules take slices and return plain structs; nothing in
 //! them reads files or prints.
 
+pub mod design;
+pub mod estimate;
+pub mod frame;
 pub mod instrument;
+pub mod report;
 pub mod weighting;

@@ -7,5 +7,8 @@ mod util;
 /// The command line itself: help, unknown commands, exit codes.
 mod cli;
 
+/// `vicor estimate` and `vicor replicate` against R's survey package.
+mod estimate;
+
 /// `vicor weight` and the weighting kernels against R.
 mod weighting;
