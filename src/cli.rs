@@ -32,6 +32,9 @@ pub enum Command {
     Replicate(ReplicateArgs),
     /// Merge several enumerators' stores into one, reporting conflicts.
     Merge(MergeArgs),
+
+    /// Make final and replicate weights by a weighting plan.
+    Weight(WeightArgs),
 }
 
 /// Lint one or more instruments.
@@ -191,4 +194,55 @@ pub struct RunArgs {
 pub struct CasesArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// Run a weighting plan: base weights, household selection, nonresponse,
+/// calibration, trimming and replicate weights, in that order.
+///
+/// The output is the data with the final weight and the replicate weight
+/// columns added; the diagnostics of every step are printed and written as
+/// JSON. On any error nothing is written.
+#[derive(Debug, Args)]
+pub struct WeightArgs {
+    /// Weighting plan (weights/PLAN.yaml); see docs/weighting.md.
+    #[arg(long, value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Microdata CSV, one row per sampled unit.
+    #[arg(long, value_name = "CSV")]
+    pub data: PathBuf,
+    /// Output CSV: the input with the weight columns added.
+    #[arg(long, value_name = "CSV")]
+    pub out: PathBuf,
+    /// Where to write the diagnostics (JSON); default OUT with the
+    /// extension replaced by `.diagnostics.json`.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn weight_parses_its_flags() {
+        let cli = Cli::try_parse_from([
+            "vicor",
+            "weight",
+            "--plan",
+            "p.yaml",
+            "--data",
+            "d.csv",
+            "--out=o.csv",
+        ])
+        .expect("valid arguments");
+        let Command::Weight(args) = cli.command else {
+            panic!("not the weight command");
+        };
+        assert_eq!(args.plan.to_str(), Some("p.yaml"));
+        assert_eq!(args.out.to_str(), Some("o.csv"));
+        assert!(args.report.is_none());
+        assert!(Cli::try_parse_from(["vicor", "weight", "--plan", "p.yaml"]).is_err());
+    }
 }

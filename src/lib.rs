@@ -21,3 +21,4 @@ pub mod interview;
 pub mod report;
 pub mod store;
 pub mod tui;
+pub mod weighting;

@@ -21,3 +21,6 @@ mod instruments;
 
 /// `vicor estimate` and `vicor replicate` against R's survey package.
 mod estimate;
+
+/// `vicor weight` and the weighting kernels against R.
+mod weighting;
