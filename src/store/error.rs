@@ -166,7 +166,8 @@ mod tests {
     #[test]
     fn sqlite_codes_map_to_what_the_user_can_act_on() {
         let path = std::path::Path::new("s.db");
-        let cases: [(i32, fn(&StoreError) -> bool); 7] = [
+        type Check = fn(&StoreError) -> bool;
+        let cases: [(i32, Check); 7] = [
             (rusqlite::ffi::SQLITE_BUSY, |e| {
                 matches!(e, StoreError::Locked { .. })
             }),
