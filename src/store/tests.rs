@@ -864,3 +864,14 @@ fn merge_reads_the_output_once_when_it_is_also_given_as_an_input() {
     all.sort();
     assert_eq!(ids(&out, None), all);
 }
+
+#[test]
+fn merge_into_a_missing_folder_names_the_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, _, _) = two_stores(dir.path(), None);
+    let out = dir.path().join("no-such-folder").join("all.db");
+    let err = merge(&out, &[&a], None).expect_err("refused");
+    let message = err.to_string();
+    assert!(message.contains("no-such-folder/all.db"), "{message}");
+    assert!(message.contains("folder does not exist"), "{message}");
+}
