@@ -65,6 +65,19 @@ pub enum StoreError {
     )]
     DiskFull { path: PathBuf },
 
+    #[error(
+        "cannot open {path} or its -wal and -shm files beside it: check that the folder exists and is writable"
+    )]
+    CannotOpen { path: PathBuf },
+
+    #[error(
+        "reading or writing {path} failed ({source}): the disk may be failing or removed; the last change was not saved"
+    )]
+    DiskError {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+
     #[error("the store {path} is damaged: {detail}; restore it from a copy")]
     Corrupt { path: PathBuf, detail: String },
 
@@ -123,6 +136,10 @@ impl StoreError {
             }
             Some(ErrorCode::ReadOnly) => StoreError::ReadOnly { path },
             Some(ErrorCode::DiskFull) => StoreError::DiskFull { path },
+            Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+                StoreError::CannotOpen { path }
+            }
+            Some(ErrorCode::SystemIoFailure) => StoreError::DiskError { path, source },
             Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
                 path,
                 detail: source.to_string(),
@@ -135,5 +152,46 @@ impl StoreError {
     /// something about the user's files (the CLI exits 2 then).
     pub fn is_internal(&self) -> bool {
         matches!(self, StoreError::Sqlite { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: i32) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn sqlite_codes_map_to_what_the_user_can_act_on() {
+        let path = std::path::Path::new("s.db");
+        type Check = fn(&StoreError) -> bool;
+        let cases: [(i32, Check); 7] = [
+            (rusqlite::ffi::SQLITE_BUSY, |e| {
+                matches!(e, StoreError::Locked { .. })
+            }),
+            (rusqlite::ffi::SQLITE_LOCKED, |e| {
+                matches!(e, StoreError::Locked { .. })
+            }),
+            (rusqlite::ffi::SQLITE_READONLY, |e| {
+                matches!(e, StoreError::ReadOnly { .. })
+            }),
+            (rusqlite::ffi::SQLITE_FULL, |e| {
+                matches!(e, StoreError::DiskFull { .. })
+            }),
+            (rusqlite::ffi::SQLITE_CANTOPEN, |e| {
+                matches!(e, StoreError::CannotOpen { .. })
+            }),
+            (rusqlite::ffi::SQLITE_IOERR, |e| {
+                matches!(e, StoreError::DiskError { .. })
+            }),
+            (rusqlite::ffi::SQLITE_MISUSE, |e| e.is_internal()),
+        ];
+        for (code, expected) in cases {
+            let err = StoreError::sqlite(path, failure(code));
+            assert!(expected(&err), "code {code}: {err}");
+            assert!(err.to_string().contains("s.db"), "{err}");
+        }
     }
 }

@@ -393,6 +393,13 @@ fn write_output(out: &Path, key: Option<&str>, cases: &[&CaseDump]) -> Result<()
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    if !dir.is_dir() {
+        return Err(StoreError::Io {
+            action: "write the merged store",
+            path: out.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "its folder does not exist"),
+        });
+    }
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

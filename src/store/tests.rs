@@ -848,3 +848,30 @@ fn killed_writer_loses_no_acknowledged_answer() {
         assert_eq!(event.new, Some(StoredAnswer::Int(n)));
     }
 }
+
+#[test]
+fn merge_reads_the_output_once_when_it_is_also_given_as_an_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b, mut all) = two_stores(dir.path(), None);
+    let out = dir.path().join("all.db");
+    merge(&out, &[&a], None).expect("first merge");
+    // Adding a store later, naming the output among the inputs as well.
+    let report = merge(&out, &[&out, &b], None).expect("second merge");
+    assert!(report.out_existed);
+    assert_eq!(report.repeated, vec![out.clone()]);
+    assert_eq!(report.identical, 0);
+    assert_eq!(report.cases, 3);
+    all.sort();
+    assert_eq!(ids(&out, None), all);
+}
+
+#[test]
+fn merge_into_a_missing_folder_names_the_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, _, _) = two_stores(dir.path(), None);
+    let out = dir.path().join("no-such-folder").join("all.db");
+    let err = merge(&out, &[&a], None).expect_err("refused");
+    let message = err.to_string();
+    assert!(message.contains("no-such-folder/all.db"), "{message}");
+    assert!(message.contains("folder does not exist"), "{message}");
+}
