@@ -20,10 +20,18 @@ pub struct Cli {
 pub enum Command {
     /// Check instruments and print every problem as file:line:col.
     Validate(ValidateArgs),
+    /// Interview in the terminal, on the bundled instrument or FILE.
+    Interview(InterviewArgs),
+    /// Run a scripted interview from an answers file, without a screen.
+    Run(RunArgs),
+    /// List the cases of a store with their status and outcome.
+    Cases(CasesArgs),
     /// Estimate means, totals, proportions and ratios with design-based SEs.
     Estimate(EstimateArgs),
     /// Form replicate weights from a design and write them as columns.
     Replicate(ReplicateArgs),
+    /// Merge several enumerators' stores into one, reporting conflicts.
+    Merge(MergeArgs),
 }
 
 /// Lint one or more instruments.
@@ -99,4 +107,88 @@ pub struct ReplicateArgs {
     /// Where to write the design file that reads the new columns.
     #[arg(long, value_name = "PATH")]
     pub design_out: PathBuf,
+}
+
+/// Merge interview stores. A case found in several stores is taken once when
+/// every copy is identical; differing copies are reported as conflicts and
+/// never overwrite each other (the case is left out, or keeps the copy the
+/// output already had). Exits 1 when there are conflicts.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The merged store. If it exists, its cases are kept and merged too.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// The stores to merge (read only, never changed).
+    #[arg(value_name = "DB", required = true)]
+    pub dbs: Vec<PathBuf>,
+    /// Environment variable holding the stores' passphrase.
+    ///
+    /// The passphrase itself never goes on the command line, where other
+    /// users and the shell history could read it. All stores and the output
+    /// share this key; without the flag they are unencrypted.
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
+}
+
+/// Where cases are kept, and how the store is unlocked.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The store (an SQLite file; SQLCipher-encrypted with a key).
+    #[arg(long, value_name = "PATH", default_value = "vicor-cases.db")]
+    pub db: PathBuf,
+    /// Environment variable holding the store's passphrase.
+    ///
+    /// The passphrase never goes on the command line, where other users and
+    /// the shell history could read it. Without the flag the store is not
+    /// encrypted.
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
+}
+
+/// The enumerator's terminal interface.
+#[derive(Debug, Args)]
+pub struct InterviewArgs {
+    /// Instrument to interview with; the bundled victimization survey by default.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Who is interviewing (recorded with every event).
+    #[arg(long, value_name = "ID")]
+    pub enumerator: Option<String>,
+    /// Open this case directly, at the question where it was left.
+    #[arg(long, value_name = "ID")]
+    pub case: Option<String>,
+    /// Language of the questionnaire and the interface (e.g. en, fr).
+    #[arg(long, value_name = "CODE")]
+    pub lang: Option<String>,
+}
+
+/// A headless interview driven by an answers file.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Instrument (YAML).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Answers: item ids to values, lists of rows for rosters, dk / rf.
+    #[arg(long, value_name = "ANSWERS")]
+    pub answers: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Continue this case instead of starting a new one.
+    #[arg(long, value_name = "ID")]
+    pub case: Option<String>,
+    /// Who is recorded as the enumerator.
+    #[arg(long, value_name = "ID", default_value = "script")]
+    pub enumerator: String,
+    /// Print each answer once it is saved (`saved PATH = VALUE`).
+    #[arg(long)]
+    pub progress: bool,
+}
+
+/// The case list of a store.
+#[derive(Debug, Args)]
+pub struct CasesArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

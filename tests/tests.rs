@@ -10,5 +10,11 @@ mod cli;
 /// `vicor validate` on bad and hostile instruments.
 mod validate;
 
+/// `vicor merge`: stores merged, conflicts reported, keys from the environment.
+mod merge;
+
+/// `vicor run` and `vicor cases`: scripted interviews, encryption, kills.
+mod run;
+
 /// The bundled questionnaires validate cleanly.
 mod instruments;

@@ -35,6 +35,10 @@ pub enum StoreError {
     #[error("the key is empty: give a passphrase, or no key for an unencrypted store")]
     EmptyKey,
 
+    /// A file too short or too broken to be any SQLite database.
+    #[error("{path} is not a vicor store, nor any SQLite database: check the path")]
+    NotAStore { path: PathBuf },
+
     /// A readable SQLite database that vicor did not write.
     #[error("{path} is an SQLite database but not a vicor store: check the path")]
     Foreign { path: PathBuf },

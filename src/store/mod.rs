@@ -36,6 +36,7 @@
 mod error;
 mod merge;
 mod schema;
+pub mod session;
 mod types;
 
 use std::collections::BTreeMap;
@@ -87,6 +88,15 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     version: i64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("schema_version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Removes a store file that a failed open created, with its companions, so
@@ -181,6 +191,14 @@ impl Store {
                 (None, false) => return Err(StoreError::MissingKey { path: to_path() }),
                 _ => {}
             }
+            // SQLite takes a file shorter than one page for an empty
+            // database, and would write a store over it. Pages are at least
+            // 512 bytes, and SQLCipher's (pinned by cipher_compatibility 4)
+            // 4096.
+            let one_page = if key.is_some() { 4096 } else { 512 };
+            if meta.len() < one_page {
+                return Err(StoreError::NotAStore { path: to_path() });
+            }
         }
         if !options.read_only && meta.permissions().readonly() {
             return Err(StoreError::ReadOnly { path: to_path() });
@@ -232,7 +250,7 @@ impl Store {
         }
         if options.read_only {
             if version == 0 {
-                return Err(StoreError::Foreign { path: to_path() });
+                return Err(StoreError::NotAStore { path: to_path() });
             }
             return Ok(Store {
                 conn,
@@ -319,7 +337,27 @@ impl Store {
 
     /// Starts a new case with a fresh random id.
     pub fn create_case(&mut self, new: &NewCase) -> Result<CaseId, StoreError> {
-        let id = CaseId::random();
+        self.create_case_as(CaseId::random(), new)
+    }
+
+    /// SQLite's own consistency check of the whole file; the problems it
+    /// finds, or an empty list for a sound store.
+    pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.err())?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(self.err())?;
+        Ok(rows.into_iter().filter(|r| r != "ok").collect())
+    }
+
+    /// Creates a case under an id chosen beforehand (a scripted run checks
+    /// its answers with the case's own random seed before storing anything).
+    pub fn create_case_as(&mut self, id: CaseId, new: &NewCase) -> Result<CaseId, StoreError> {
         let utc = new.created_utc.to_string();
         self.conn
             .execute(
@@ -534,84 +572,35 @@ impl Store {
     /// modification time. Returns only after the commit is on disk; on any
     /// error nothing of the move is stored.
     pub fn record(&mut self, case: &CaseId, change: &Change) -> Result<(), StoreError> {
-        if change.path.is_none() && change.answer != AnswerChange::Keep {
-            return Err(StoreError::InvalidChange {
-                reason: "an answer change needs the item's path".to_string(),
-            });
+        self.record_all(case, std::slice::from_ref(change))
+    }
+
+    /// Records several changes that belong to one step of the engine (an
+    /// answer with the relevance changes and confirmations it causes, or a
+    /// move that draws a random selection) in one transaction: all of them
+    /// are on disk when this returns, or none.
+    pub fn record_all(&mut self, case: &CaseId, changes: &[Change]) -> Result<(), StoreError> {
+        for change in changes {
+            if change.path.is_none() && change.answer != AnswerChange::Keep {
+                return Err(StoreError::InvalidChange {
+                    reason: "an answer change needs the item's path".to_string(),
+                });
+            }
+            if let AnswerChange::Set(value) = &change.answer {
+                value.check()?;
+            }
+            monotonic(change.at.monotonic_ns)?;
         }
-        if let AnswerChange::Set(value) = &change.answer {
-            value.check()?;
-        }
-        let mono = monotonic(change.at.monotonic_ns)?;
         let key = case.key();
-        let utc = change.at.utc.to_string();
         let path = &self.path;
         let sql = |e| StoreError::sqlite(path, e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let status: String = tx
-            .prepare_cached("SELECT status FROM cases WHERE uuid = ?1")
-            .and_then(|mut s| s.query_row([&key], |r| r.get(0)).optional())
-            .map_err(sql)?
-            .ok_or_else(|| StoreError::NoSuchCase {
-                case: *case,
-                path: path.clone(),
-            })?;
-        let (old, new) = match (&change.answer, &change.path) {
-            (AnswerChange::Set(value), Some(item)) => {
-                let old = read_answer(&tx, &key, item, path)?;
-                let (value_type, stored, special) = answer_columns(value);
-                tx.prepare_cached(
-                    "INSERT INTO answers (case_uuid, path, value_type, value, special)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (case_uuid, path) DO UPDATE SET
-                        value_type = excluded.value_type,
-                        value = excluded.value,
-                        special = excluded.special",
-                )
-                .and_then(|mut s| s.execute(params![key, item, value_type, stored, special]))
-                .map_err(sql)?;
-                (old, Some(value))
-            }
-            (AnswerChange::Clear, Some(item)) => {
-                let old = read_answer(&tx, &key, item, path)?;
-                tx.prepare_cached("DELETE FROM answers WHERE case_uuid = ?1 AND path = ?2")
-                    .and_then(|mut s| s.execute(params![key, item]))
-                    .map_err(sql)?;
-                (old, None)
-            }
-            _ => (None, None),
-        };
-        insert_event(
-            &tx,
-            &key,
-            change.kind,
-            change.path.as_deref(),
-            old.map(|a| a.encode()).as_deref(),
-            new.map(StoredAnswer::encode).as_deref(),
-            change.detail.as_deref(),
-            &utc,
-            mono,
-            &change.enumerator,
-        )
-        .map_err(sql)?;
-        let status = match change.status {
-            Some(status) => status,
-            None if status == CaseStatus::New.as_str() => CaseStatus::InProgress,
-            None => CaseStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
-                path: path.clone(),
-                detail: format!("case {case} has the unknown status {status:?}"),
-            })?,
-        };
-        tx.prepare_cached(
-            "UPDATE cases SET status = ?2, resume_position = coalesce(?3, resume_position),
-                              modified_utc = ?4
-             WHERE uuid = ?1",
-        )
-        .and_then(|mut s| s.execute(params![key, status.as_str(), change.resume, utc]))
-        .map_err(sql)?;
+        for change in changes {
+            record_in(&tx, case, &key, change, path)?;
+        }
         tx.commit().map_err(sql)
     }
 
@@ -1082,6 +1071,81 @@ impl RawSummary {
             resume: self.resume,
         })
     }
+}
+
+/// One change inside an open transaction (see [`Store::record_all`]).
+fn record_in(
+    tx: &rusqlite::Transaction,
+    case: &CaseId,
+    key: &str,
+    change: &Change,
+    path: &Path,
+) -> Result<(), StoreError> {
+    let mono = monotonic(change.at.monotonic_ns)?;
+    let utc = change.at.utc.to_string();
+    let sql = |e| StoreError::sqlite(path, e);
+    let status: String = tx
+        .prepare_cached("SELECT status FROM cases WHERE uuid = ?1")
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+        .map_err(sql)?
+        .ok_or_else(|| StoreError::NoSuchCase {
+            case: *case,
+            path: path.to_path_buf(),
+        })?;
+    let (old, new) = match (&change.answer, &change.path) {
+        (AnswerChange::Set(value), Some(item)) => {
+            let old = read_answer(tx, key, item, path)?;
+            let (value_type, stored, special) = answer_columns(value);
+            tx.prepare_cached(
+                "INSERT INTO answers (case_uuid, path, value_type, value, special)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (case_uuid, path) DO UPDATE SET
+                        value_type = excluded.value_type,
+                        value = excluded.value,
+                        special = excluded.special",
+            )
+            .and_then(|mut s| s.execute(params![key, item, value_type, stored, special]))
+            .map_err(sql)?;
+            (old, Some(value))
+        }
+        (AnswerChange::Clear, Some(item)) => {
+            let old = read_answer(tx, key, item, path)?;
+            tx.prepare_cached("DELETE FROM answers WHERE case_uuid = ?1 AND path = ?2")
+                .and_then(|mut s| s.execute(params![key, item]))
+                .map_err(sql)?;
+            (old, None)
+        }
+        _ => (None, None),
+    };
+    insert_event(
+        tx,
+        key,
+        change.kind,
+        change.path.as_deref(),
+        old.map(|a| a.encode()).as_deref(),
+        new.map(StoredAnswer::encode).as_deref(),
+        change.detail.as_deref(),
+        &utc,
+        mono,
+        &change.enumerator,
+    )
+    .map_err(sql)?;
+    let status = match change.status {
+        Some(status) => status,
+        None if status == CaseStatus::New.as_str() => CaseStatus::InProgress,
+        None => CaseStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("case {case} has the unknown status {status:?}"),
+        })?,
+    };
+    tx.prepare_cached(
+        "UPDATE cases SET status = ?2, resume_position = coalesce(?3, resume_position),
+                              modified_utc = ?4
+             WHERE uuid = ?1",
+    )
+    .and_then(|mut s| s.execute(params![key, status.as_str(), change.resume, utc]))
+    .map_err(sql)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -252,8 +252,7 @@ fn wrong_or_missing_key_is_refused_and_leaves_the_file_alone() {
     ));
     assert!(bytes(&path) == before, "the store file changed");
     let message = Store::open(&path, Some("wrong"))
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(
         message.starts_with("the key does not open this store"),
@@ -311,7 +310,7 @@ fn read_only_file_is_reported_and_still_readable_read_only() {
     let id = filled(&path, None).1;
     fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).expect("chmod");
     let before = bytes(&path);
-    let err = Store::open(&path, None).err().expect("refused");
+    let err = Store::open(&path, None).expect_err("refused");
     assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
     assert!(err.to_string().contains("read-only"));
     let store = Store::open_read_only(&path, None).expect("read-only open");
@@ -329,9 +328,7 @@ fn locked_store_is_reported_and_nothing_is_half_written() {
         .execute_batch("BEGIN EXCLUSIVE")
         .expect("the other program locks");
 
-    let err = Store::open_with(&path, Some(KEY), &quick(false))
-        .err()
-        .expect("open refused");
+    let err = Store::open_with(&path, Some(KEY), &quick(false)).expect_err("open refused");
     assert!(matches!(err, StoreError::Locked { .. }), "{err}");
     assert!(err.to_string().contains("locked by another program"));
 
@@ -411,8 +408,25 @@ fn foreign_and_garbage_files_are_refused_untouched() {
     ));
     assert!(matches!(
         Store::open(&garbage, Some(KEY)),
+        Err(StoreError::NotAStore { .. })
+    ));
+    let long_garbage = dir.path().join("noise.bin");
+    fs::write(&long_garbage, vec![0xa5u8; 3 * 4096]).expect("write");
+    assert!(matches!(
+        Store::open(&long_garbage, Some(KEY)),
         Err(StoreError::WrongKey { .. })
     ));
+    let tiny = dir.path().join("tiny.db");
+    fs::write(&tiny, "x").expect("write");
+    for key in [None, Some(KEY)] {
+        assert!(Store::open(&tiny, key).is_err());
+        assert!(Store::open_read_only(&tiny, key).is_err());
+    }
+    assert!(bytes(&tiny) == b"x", "a tiny file was written over");
+    assert!(
+        bytes(&long_garbage) == vec![0xa5u8; 3 * 4096],
+        "noise was written over"
+    );
     assert!(
         (bytes(&foreign), bytes(&garbage)) == before,
         "a refused file changed"
@@ -754,4 +768,83 @@ fn merge_with_a_bad_input_leaves_no_output_and_no_garbage() {
         Err(StoreError::WrongKey { .. })
     ));
     assert!(!out2.exists());
+}
+
+/// The child side of the kill test: records answers until killed, printing
+/// each one's number only after `record` returned.
+fn write_until_killed(path: &Path, id: &CaseId) -> ! {
+    use std::io::Write;
+    let mut store = Store::open(path, Some(KEY)).expect("child opens the store");
+    let mut out = std::io::stdout();
+    for i in 1i64.. {
+        let change = Change::answer(&format!("q{i}"), StoredAnswer::Int(i), "e1", at(i))
+            .with_resume(&format!("q{}", i + 1));
+        store.record(id, &change).expect("child records");
+        writeln!(out, "committed {i}").expect("stdout");
+        out.flush().expect("stdout");
+    }
+    unreachable!("the loop runs until the process is killed")
+}
+
+#[test]
+fn killed_writer_loses_no_acknowledged_answer() {
+    use std::io::BufRead;
+    const CHILD: &str = "VICOR_STORE_KILL_TEST_CHILD";
+    if let Some(spec) = std::env::var_os(CHILD) {
+        let spec = spec.to_string_lossy().into_owned();
+        let (path, id) = spec.split_once('|').expect("path|case");
+        write_until_killed(Path::new(path), &id.parse().expect("case id"));
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.db");
+    let id = {
+        let mut store = Store::open(&path, Some(KEY)).expect("open");
+        store.create_case(&new_case("e1")).expect("case")
+    };
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "store::tests::killed_writer_loses_no_acknowledged_answer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, format!("{}|{id}", path.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("child starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut acknowledged = 0i64;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("child output");
+        if let Some(n) = line.strip_prefix("committed ") {
+            acknowledged = n.parse().expect("a number");
+            if acknowledged >= 150 {
+                child.kill().expect("SIGKILL the writer mid-stream");
+                break;
+            }
+        }
+    }
+    child.wait().expect("child reaped");
+    assert!(acknowledged >= 150, "the child stopped early");
+
+    let store = Store::open(&path, Some(KEY)).expect("reopens after the kill");
+    let record = store.case(&id).expect("case");
+    for i in 1..=acknowledged {
+        assert_eq!(
+            record.answers.get(&format!("q{i}")),
+            Some(&StoredAnswer::Int(i)),
+            "acknowledged answer q{i} lost"
+        );
+    }
+    // Whatever got in after the last acknowledgement came in whole.
+    let events = store.events(&id).expect("events");
+    assert_eq!(events.len(), record.answers.len());
+    let last = record.answers.len() as i64;
+    assert_eq!(record.summary.resume, Some(format!("q{}", last + 1)));
+    for (n, event) in (1..).zip(&events) {
+        assert_eq!(event.seq, n);
+        assert_eq!(event.new, Some(StoredAnswer::Int(n)));
+    }
 }

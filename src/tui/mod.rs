@@ -7,6 +7,7 @@
 //! and on Ctrl-C, and every answer is committed before the screen moves.
 
 pub mod app;
+pub mod backend;
 pub mod draw;
 pub mod keys;
 pub mod strings;
