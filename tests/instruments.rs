@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{root, run, vicor};
+use crate::util::{Dir, root, run, vicor};
 
 /// Every YAML file under `instruments/`, modules included; estimate specs
 /// under `instruments/indicators/` are not questionnaires.
@@ -702,4 +702,30 @@ fn without_privacy_the_private_indicators_are_missing_not_zero() {
         get("sdg_disability").is_missing(),
         "a don't know and no difficulty"
     );
+}
+
+#[test]
+fn the_scripted_interviews_run_through_the_binary() {
+    let dir = Dir::new();
+    for (instrument, answers) in [
+        ("victimization.yaml", "victim.yaml"),
+        ("victimization.yaml", "not_private.yaml"),
+        ("corruption.yaml", "corruption.yaml"),
+    ] {
+        let db = dir.join(&format!("{answers}.db"));
+        let out = run(vicor()
+            .arg("run")
+            .arg(root().join("instruments").join(instrument))
+            .arg("--answers")
+            .arg(root().join("tests/fixtures/instruments").join(answers))
+            .arg("--db")
+            .arg(&db));
+        out.assert_code(0);
+        assert!(
+            out.stdout.contains("completed"),
+            "{instrument} with {answers}:\n{}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
 }
