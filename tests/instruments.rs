@@ -598,15 +598,25 @@ use vicor::interview::script::{RunEnd, Script, drive};
 /// the computed values by item id (values outside rosters).
 fn interview(instrument: &str, fixture: &str) -> HashMap<String, Value> {
     let inst = load(instrument);
+    let run = drive_to_end(&inst, fixture);
+    run.computed()
+        .into_iter()
+        .filter(|(p, _)| p.rows.is_empty())
+        .map(|(p, v)| (p.item.clone(), v))
+        .collect()
+}
+
+/// The completed interview of `fixture` on `inst`.
+fn drive_to_end<'i>(inst: &'i Instrument, fixture: &str) -> Interview<'i> {
     let path = root().join("tests/fixtures/instruments").join(fixture);
     let text = std::fs::read_to_string(&path).expect("the answers file is readable");
-    let script = Script::parse(&inst, &text).unwrap_or_else(|d| {
+    let script = Script::parse(inst, &text).unwrap_or_else(|d| {
         panic!(
             "{fixture} parses: {:?}",
             d.iter().map(|d| &d.message).collect::<Vec<_>>()
         )
     });
-    let mut run = Interview::new(&inst, jiff::civil::date(2026, 6, 15), 7, Saved::default());
+    let mut run = Interview::new(inst, jiff::civil::date(2026, 6, 15), 7, Saved::default());
     let mut commit = |_: &Interview, _: &vicor::interview::engine::Update| Ok::<(), ()>(());
     let mut warnings = Vec::new();
     let end = drive(&mut run, &script, &mut commit, &mut |p, m| {
@@ -615,11 +625,66 @@ fn interview(instrument: &str, fixture: &str) -> HashMap<String, Value> {
     .unwrap_or_else(|e| panic!("{fixture}: {e:?}"));
     assert_eq!(end, RunEnd::Completed, "{fixture} completes");
     assert!(warnings.is_empty(), "{fixture}: {warnings:?}");
-    run.computed()
-        .into_iter()
-        .filter(|(p, _)| p.rows.is_empty())
-        .map(|(p, v)| (p.item.clone(), v))
-        .collect()
+    run
+}
+
+#[test]
+fn every_text_on_the_path_renders_in_both_languages() {
+    const MOIS: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    for (instrument, fixture) in [
+        ("victimization.yaml", "victim.yaml"),
+        ("corruption.yaml", "corruption.yaml"),
+    ] {
+        let inst = load(instrument);
+        let mut run = drive_to_end(&inst, fixture);
+        let mut seen = 0;
+        for (lang, months) in [("en", None), ("fr", Some(MOIS))] {
+            run.set_language(
+                lang,
+                months
+                    .map(|m| m.iter().map(|s| s.to_string()).collect())
+                    .unwrap_or_default(),
+            );
+            let positions: Vec<_> = run.path().iter().map(|p| p.path.clone()).collect();
+            for path in positions {
+                let item = run.item(&path.item).expect("a path names an item");
+                for text in item.text.iter().chain(item.instruction.iter()) {
+                    let shown = run.render(text, &path.rows);
+                    seen += 1;
+                    assert!(
+                        !shown.trim().is_empty()
+                            && !shown.contains('{')
+                            && !shown.contains(" ,")
+                            && !shown.contains(" .")
+                            && !shown.contains("  "),
+                        "{instrument} `{}` in {lang} renders badly: {shown:?}",
+                        path.item
+                    );
+                    if lang == "fr" && text.get("fr").contains("month_year(") {
+                        assert!(
+                            MOIS.iter().any(|m| shown.contains(m)),
+                            "French month names in `{}`: {shown:?}",
+                            path.item
+                        );
+                    }
+                }
+            }
+        }
+        assert!(seen > 100, "{instrument}: {seen} texts rendered");
+    }
 }
 
 #[test]
