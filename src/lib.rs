@@ -13,7 +13,11 @@
 //! The statistics modules take slices and return plain structs; nothing in
 //! them reads files or prints.
 
+pub mod design;
+pub mod estimate;
+pub mod frame;
 pub mod instrument;
 pub mod interview;
+pub mod report;
 pub mod store;
 pub mod tui;

@@ -6,17 +6,16 @@ use std::path::{Path, PathBuf};
 
 use crate::util::{Dir, root, run, vicor};
 
-/// Every YAML file under `instruments/`, modules included; estimate specs
-/// under `instruments/indicators/` are not questionnaires.
+/// Every YAML file under `instruments/`: instruments, modules and the
+/// estimate specs of `instruments/indicators/` (what
+/// `vicor validate instruments/**/*.yaml` is given).
 fn instrument_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let entries = std::fs::read_dir(dir).expect("instruments/ is readable");
         for entry in entries {
             let path = entry.expect("a directory entry").path();
             if path.is_dir() {
-                if path.file_name().is_some_and(|n| n != "indicators") {
-                    walk(&path, out);
-                }
+                walk(&path, out);
             } else if path.extension().is_some_and(|e| e == "yaml") {
                 out.push(path);
             }
@@ -793,4 +792,26 @@ fn the_scripted_interviews_run_through_the_binary() {
             out.stderr
         );
     }
+}
+
+#[test]
+fn validate_checks_an_estimate_spec_as_a_spec() {
+    let dir = Dir::new();
+    let good = dir.write(
+        "indicators/good.yaml",
+        "estimates:\n  - name: safe\n    proportion: \"sdg_1614_safe == 1\"\n    by: [sdg_sex]\n",
+    );
+    let out = run(vicor().arg("validate").arg(&good));
+    out.assert_code(0);
+    let bad = dir.write(
+        "indicators/bad.yaml",
+        "estimates:\n  - name: safe\n    proportoin: \"sdg_1614_safe == 1\"\n",
+    );
+    let out = run(vicor().arg("validate").arg(&bad));
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("bad.yaml") && out.stderr.contains("proportoin"),
+        "the error names the file and the key:\n{}",
+        out.stderr
+    );
 }

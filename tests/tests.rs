@@ -18,3 +18,6 @@ mod run;
 
 /// The bundled questionnaires validate cleanly.
 mod instruments;
+
+/// `vicor estimate` and `vicor replicate` against R's survey package.
+mod estimate;

@@ -1,0 +1,292 @@
+//! Runs an estimate spec over a design: evaluates variables, domains and
+//! `by` cells, and returns one [`Row`] per (estimate, cell).
+//!
+//! Rows come in spec order; for each estimate first the whole domain
+//! (`by` empty), then the `by` cells that have respondents, ordered as R's
+//! `svyby`: levels sorted (numerically when every level is a number), the
+//! first `by` variable varying fastest.
+
+use std::collections::HashMap;
+
+use super::spec::{EstimateSpec, Spec, Target};
+use super::{CiMethod, Estimate, EstimateError, Workspace, estimate};
+use crate::design::Design;
+use crate::frame::eval::{Truth, Values, eval_source, identifiers};
+use crate::frame::{Column, Frame, MISSING};
+
+/// One output row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub name: String,
+    /// (variable, value) pairs; empty for the whole domain.
+    pub by: Vec<(String, String)>,
+    pub estimate: Estimate,
+    pub ci: Option<(f64, f64)>,
+    pub ci_method: CiMethod,
+    pub level: f64,
+}
+
+/// Columns an estimate spec reads (for reading only those), and the `by`
+/// columns, which are read as text so their values print as written.
+pub fn spec_columns(spec: &Spec) -> Result<(Vec<String>, Vec<String>), EstimateError> {
+    let mut cols = Vec::new();
+    let mut by = Vec::new();
+    for e in &spec.estimates {
+        let target = e.target()?;
+        let sources: Vec<&String> = match &target {
+            Target::Mean(s) | Target::Total(s) | Target::Proportion(s) => vec![s],
+            Target::Ratio(a, b) => vec![a, b],
+        };
+        for s in sources.into_iter().chain(e.domain.iter()) {
+            let ids = identifiers(s).map_err(|message| EstimateError::Variable {
+                name: e.name.clone(),
+                message,
+            })?;
+            cols.extend(ids);
+        }
+        by.extend(e.by.iter().cloned());
+    }
+    Ok((cols, by))
+}
+
+/// Checks the spec against itself (names, levels) before any work.
+pub fn check_spec(spec: &Spec) -> Result<(), EstimateError> {
+    if spec.estimates.is_empty() {
+        return Err(EstimateError::Spec("`estimates` is empty".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for e in &spec.estimates {
+        if !seen.insert(e.name.as_str()) {
+            return Err(EstimateError::Spec(format!(
+                "estimate name `{}` is used twice; names must be unique",
+                e.name
+            )));
+        }
+        let target = e.target()?;
+        let level = e.level();
+        if !(level > 0.0 && level < 1.0) {
+            return Err(EstimateError::Spec(format!(
+                "estimate `{}`: `level` must be between 0 and 1, got {level}",
+                e.name
+            )));
+        }
+        if matches!(e.ci, Some(CiMethod::Logit | CiMethod::Beta))
+            && !matches!(target, Target::Proportion(_))
+        {
+            return Err(EstimateError::Spec(format!(
+                "estimate `{}`: ci {} is for proportions; use `proportion:` or `ci: wald`",
+                e.name,
+                if e.ci == Some(CiMethod::Logit) {
+                    "logit"
+                } else {
+                    "beta"
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs every estimate of the spec. `progress(done, total)` is called after
+/// each estimate.
+pub fn run(
+    spec: &Spec,
+    design: &Design,
+    frame: &Frame,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<Row>, EstimateError> {
+    check_spec(spec)?;
+    let mut ws = Workspace::default();
+    let mut out = Vec::new();
+    let total = spec.estimates.len();
+    for (k, e) in spec.estimates.iter().enumerate() {
+        out.extend(run_one(e, design, frame, &mut ws)?);
+        progress(k + 1, total);
+    }
+    Ok(out)
+}
+
+fn numbers<'a>(
+    e: &EstimateSpec,
+    source: &str,
+    frame: &'a Frame,
+    proportion: bool,
+) -> Result<std::borrow::Cow<'a, [f64]>, EstimateError> {
+    let err = |message: String| EstimateError::Variable {
+        name: e.name.clone(),
+        message,
+    };
+    let values = eval_source(source, frame).map_err(err)?;
+    match values {
+        Values::Numbers(v) => Ok(v),
+        Values::Truths(_) => Ok(std::borrow::Cow::Owned(
+            values.to_numbers().expect("truths convert").into_owned(),
+        )),
+        Values::Text(_) if proportion => Err(err(format!(
+            "`{source}` is text; a proportion needs a condition such as `{source} == \"value\"`"
+        ))),
+        Values::Text(_) => Err(err(format!("`{source}` is text, not a number"))),
+    }
+}
+
+fn run_one(
+    e: &EstimateSpec,
+    design: &Design,
+    frame: &Frame,
+    ws: &mut Workspace,
+) -> Result<Vec<Row>, EstimateError> {
+    let target = e.target()?;
+    let statistic = target.statistic();
+    let (y, x) = match &target {
+        Target::Mean(s) | Target::Total(s) => (numbers(e, s, frame, false)?, None),
+        Target::Proportion(s) => (numbers(e, s, frame, true)?, None),
+        Target::Ratio(a, b) => (
+            numbers(e, a, frame, false)?,
+            Some(numbers(e, b, frame, false)?),
+        ),
+    };
+    let n = frame.n_rows();
+    let mut keep: Vec<bool> = (0..n)
+        .map(|i| !y[i].is_nan() && x.as_ref().is_none_or(|x| !x[i].is_nan()))
+        .collect();
+    if let Some(d) = &e.domain {
+        let truths = eval_source(d, frame)
+            .ok()
+            .and_then(|v| v.to_truths())
+            .ok_or_else(|| EstimateError::Variable {
+                name: e.name.clone(),
+                message: format!("domain `{d}` must be a condition"),
+            })?;
+        for (k, t) in keep.iter_mut().zip(truths) {
+            *k = *k && t == Truth::True;
+        }
+    }
+    let rows_all: Vec<u32> = (0..n as u32).filter(|&i| keep[i as usize]).collect();
+    if rows_all.is_empty() {
+        return Err(EstimateError::EmptyDomain {
+            name: e.name.clone(),
+            domain: e
+                .domain
+                .as_ref()
+                .map_or("(everyone)".to_owned(), |d| format!("`{d}`")),
+        });
+    }
+    let method = e.ci_method();
+    let level = e.level();
+    let make_row = |est: Estimate, by: Vec<(String, String)>| -> Row {
+        let ci = est.ci(level, method);
+        Row {
+            name: e.name.clone(),
+            by,
+            estimate: est,
+            ci,
+            ci_method: method,
+            level,
+        }
+    };
+    let yv: &[f64] = &y;
+    let xv: Option<&[f64]> = x.as_deref();
+    let mut out = vec![make_row(
+        estimate(design, statistic, yv, xv, &rows_all, ws)?,
+        Vec::new(),
+    )];
+    if e.by.is_empty() {
+        return Ok(out);
+    }
+    // Cells of the by variables.
+    let mut codes: Vec<Vec<u32>> = Vec::new();
+    let mut labels: Vec<Vec<String>> = Vec::new();
+    for b in &e.by {
+        let (c, l) = sorted_codes(frame.column(b)?);
+        codes.push(c);
+        labels.push(l);
+    }
+    let mut cell_rows: HashMap<Vec<u32>, Vec<u32>> = HashMap::new();
+    'rows: for &i in &rows_all {
+        let mut key = Vec::with_capacity(codes.len());
+        for c in &codes {
+            let v = c[i as usize];
+            if v == MISSING {
+                continue 'rows;
+            }
+            key.push(v);
+        }
+        cell_rows.entry(key).or_default().push(i);
+    }
+    let mut cells: Vec<(Vec<u32>, Vec<u32>)> = cell_rows.into_iter().collect();
+    // Last variable slowest, first fastest (R's svyby).
+    cells.sort_by(|a, b| a.0.iter().rev().cmp(b.0.iter().rev()));
+    for (key, rows) in cells {
+        let by =
+            e.by.iter()
+                .zip(&key)
+                .enumerate()
+                .map(|(k, (name, &c))| (name.clone(), labels[k][c as usize].clone()))
+                .collect();
+        out.push(make_row(
+            estimate(design, statistic, yv, xv, &rows, ws)?,
+            by,
+        ));
+    }
+    Ok(out)
+}
+
+/// Codes of a `by` column whose order is the sorted order of the values
+/// (numeric when every value is a number), with their labels.
+fn sorted_codes(column: &Column) -> (Vec<u32>, Vec<String>) {
+    match column {
+        Column::Number(v) => {
+            let mut distinct: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+            distinct.sort_by(f64::total_cmp);
+            distinct.dedup();
+            let codes = v
+                .iter()
+                .map(|x| {
+                    if x.is_nan() {
+                        MISSING
+                    } else {
+                        distinct
+                            .binary_search_by(|d| d.total_cmp(x))
+                            .expect("every value is among the distinct values")
+                            as u32
+                    }
+                })
+                .collect();
+            (
+                codes,
+                distinct
+                    .iter()
+                    .map(|&x| crate::frame::format_number(x))
+                    .collect(),
+            )
+        }
+        Column::Text(t) => {
+            let numeric: Option<Vec<f64>> = t
+                .levels
+                .iter()
+                .map(|l| crate::frame::parse_number(l.as_bytes()))
+                .collect();
+            let mut order: Vec<usize> = (0..t.levels.len()).collect();
+            match &numeric {
+                Some(nums) => order.sort_by(|&a, &b| nums[a].total_cmp(&nums[b]).then(a.cmp(&b))),
+                None => order.sort_by(|&a, &b| t.levels[a].cmp(&t.levels[b])),
+            }
+            let mut rank = vec![0u32; order.len()];
+            for (r, &o) in order.iter().enumerate() {
+                rank[o] = r as u32;
+            }
+            let codes = t
+                .codes
+                .iter()
+                .map(|&c| {
+                    if c == MISSING {
+                        MISSING
+                    } else {
+                        rank[c as usize]
+                    }
+                })
+                .collect();
+            (codes, order.iter().map(|&o| t.levels[o].clone()).collect())
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The estimate spec (`spec.yaml`): which estimates to make. See
+//! `docs/estimation.md`.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CiMethod, EstimateError, Statistic};
+
+/// `spec.yaml`: a list of estimates.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Free text shown nowhere but kept (e.g. the preset's title).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub estimates: Vec<EstimateSpec>,
+}
+
+/// One estimate: exactly one of `mean`, `total`, `proportion`, `ratio`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimateSpec {
+    pub name: String,
+    /// A human label (e.g. "SDG 16.1.3 (a) physical violence").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proportion: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<RatioSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<CiMethod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<f64>,
+}
+
+/// `ratio: { numerator, denominator }`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatioSpec {
+    pub numerator: String,
+    pub denominator: String,
+}
+
+/// What an estimate computes, once the spec is checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Mean(String),
+    Total(String),
+    Proportion(String),
+    Ratio(String, String),
+}
+
+impl Target {
+    pub fn statistic(&self) -> Statistic {
+        match self {
+            Target::Mean(_) => Statistic::Mean,
+            Target::Total(_) => Statistic::Total,
+            Target::Proportion(_) => Statistic::Proportion,
+            Target::Ratio(..) => Statistic::Ratio,
+        }
+    }
+}
+
+impl EstimateSpec {
+    /// The one statistic this entry asks for.
+    pub fn target(&self) -> Result<Target, EstimateError> {
+        let mut found = Vec::new();
+        if let Some(e) = &self.mean {
+            found.push(Target::Mean(e.clone()));
+        }
+        if let Some(e) = &self.total {
+            found.push(Target::Total(e.clone()));
+        }
+        if let Some(e) = &self.proportion {
+            found.push(Target::Proportion(e.clone()));
+        }
+        if let Some(r) = &self.ratio {
+            found.push(Target::Ratio(r.numerator.clone(), r.denominator.clone()));
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(EstimateError::Spec(format!(
+                "estimate `{}` needs one of `mean`, `total`, `proportion` or `ratio`",
+                self.name
+            ))),
+            _ => Err(EstimateError::Spec(format!(
+                "estimate `{}` gives more than one of `mean`, `total`, `proportion`, `ratio`; split it into separate estimates",
+                self.name
+            ))),
+        }
+    }
+
+    /// The CI method: as given, else logit for proportions and Wald otherwise.
+    pub fn ci_method(&self) -> CiMethod {
+        self.ci.unwrap_or(if self.proportion.is_some() {
+            CiMethod::Logit
+        } else {
+            CiMethod::Wald
+        })
+    }
+
+    pub fn level(&self) -> f64 {
+        self.level.unwrap_or(0.95)
+    }
+}

@@ -1,0 +1,515 @@
+//! Columnar microdata read from CSV.
+//!
+//! The statistics modules work on whole columns (slices), never on rows of
+//! strings, so the CSV is read once, streaming, into typed columns:
+//!
+//! - a **number** column (`Column::Number`) holds `f64`, with `NaN` for an
+//!   empty cell (missing). A cell that reads as `NaN` or an infinity is not a
+//!   number here, so `NaN` always means missing;
+//! - a **text** column (`Column::Text`) holds dictionary codes: one `u32` per
+//!   row indexing `levels` (in order of first appearance), `MISSING` for an
+//!   empty cell. Codes keep a 1,000,000-row column of region names small.
+//!
+//! A column is a number column when every non-empty cell parses as a finite
+//! number, unless the caller asks for it as text ([`ReadOptions::text`]),
+//! which keeps values exactly as they appear (`"01"` stays `"01"`).
+//! Only the columns a job names are kept ([`ReadOptions::columns`]), so a wide
+//! file costs the memory of the columns used.
+//!
+//! Invariants: every column has `n_rows` entries; names are unique (a
+//! duplicate header is an error). Errors name the column, and the row as the
+//! 1-based data row (the header is not counted; the line in the file is one
+//! more).
+
+pub mod eval;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// Code of a missing cell in a text column.
+pub const MISSING: u32 = u32::MAX;
+
+/// Why microdata could not be read or a column could not be used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CSV is malformed (e.g. a row with a different number of fields).
+    #[error("malformed CSV at row {row}: {message}")]
+    Csv { row: u64, message: String },
+    /// The header names a column twice.
+    #[error("column `{column}` appears twice in the header; rename one of them")]
+    DuplicateColumn { column: String },
+    /// A column named in the design or spec is not in the data.
+    #[error("column `{column}` is not in the data (columns: {available})")]
+    MissingColumn { column: String, available: String },
+    /// A column that must hold numbers holds text.
+    #[error("column `{column}` must be numeric but row {row} holds `{value}`")]
+    NotNumeric {
+        column: String,
+        row: u64,
+        value: String,
+    },
+}
+
+/// One column of the frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// Numbers, `NaN` where the cell was empty.
+    Number(Vec<f64>),
+    /// Dictionary-coded text.
+    Text(TextColumn),
+}
+
+/// Text values as codes into `levels`; `MISSING` for an empty cell.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TextColumn {
+    pub codes: Vec<u32>,
+    pub levels: Vec<String>,
+}
+
+impl TextColumn {
+    /// The value of row `i`, `None` when missing.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        match self.codes[i] {
+            MISSING => None,
+            c => Some(self.levels[c as usize].as_str()),
+        }
+    }
+}
+
+impl Column {
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Number(v) => v.len(),
+            Column::Text(t) => t.codes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when row `i` is missing.
+    pub fn is_missing(&self, i: usize) -> bool {
+        match self {
+            Column::Number(v) => v[i].is_nan(),
+            Column::Text(t) => t.codes[i] == MISSING,
+        }
+    }
+
+    /// The cell as it reads in text (numbers in Rust's shortest form).
+    pub fn display(&self, i: usize) -> Option<String> {
+        match self {
+            Column::Number(v) => (!v[i].is_nan()).then(|| format_number(v[i])),
+            Column::Text(t) => t.get(i).map(str::to_owned),
+        }
+    }
+}
+
+/// Shortest text that reads back as the same `f64` (`1` for 1.0).
+pub fn format_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+/// Microdata as named columns of equal length.
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    names: Vec<String>,
+    columns: Vec<Column>,
+    index: HashMap<String, usize>,
+    n_rows: usize,
+}
+
+/// Which columns to keep and how to type them.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Keep only these columns (all when `None`). Each must be in the header.
+    pub columns: Option<Vec<String>>,
+    /// Read these columns as text whatever they hold.
+    pub text: HashSet<String>,
+}
+
+impl Frame {
+    /// Builds a frame from columns (for tests and for callers that make data).
+    ///
+    /// # Panics
+    ///
+    /// When columns differ in length or a name repeats: both are bugs in the
+    /// caller, not input errors.
+    pub fn from_columns(columns: Vec<(String, Column)>) -> Frame {
+        let n_rows = columns.first().map_or(0, |(_, c)| c.len());
+        let mut frame = Frame {
+            n_rows,
+            ..Frame::default()
+        };
+        for (name, column) in columns {
+            assert_eq!(column.len(), n_rows, "column {name} has the wrong length");
+            let prev = frame.index.insert(name.clone(), frame.names.len());
+            assert!(prev.is_none(), "column {name} given twice");
+            frame.names.push(name);
+            frame.columns.push(column);
+        }
+        frame
+    }
+
+    /// Reads a CSV file; see [`Frame::read`].
+    pub fn read_path(
+        path: &Path,
+        options: &ReadOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Frame, FrameError> {
+        let file = std::fs::File::open(path).map_err(|source| FrameError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Frame::read(
+            std::io::BufReader::with_capacity(1 << 20, file),
+            options,
+            progress,
+        )
+    }
+
+    /// Reads CSV with a header row, streaming, into typed columns.
+    ///
+    /// `progress` is called now and then with the number of bytes read so far.
+    pub fn read<R: Read>(
+        reader: R,
+        options: &ReadOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Frame, FrameError> {
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .buffer_capacity(1 << 20)
+            .from_reader(reader);
+        let header = csv
+            .byte_headers()
+            .map_err(|e| csv_error(e, 0))?
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).trim().to_owned())
+            .collect::<Vec<_>>();
+        let mut seen = HashSet::new();
+        for name in &header {
+            if !seen.insert(name.as_str()) {
+                return Err(FrameError::DuplicateColumn {
+                    column: name.clone(),
+                });
+            }
+        }
+        let wanted: Vec<String> = match &options.columns {
+            Some(cols) => {
+                let mut out: Vec<String> = Vec::new();
+                for c in cols {
+                    if !header.contains(c) {
+                        return Err(FrameError::MissingColumn {
+                            column: c.clone(),
+                            available: header.join(", "),
+                        });
+                    }
+                    if !out.contains(c) {
+                        out.push(c.clone());
+                    }
+                }
+                out
+            }
+            None => header.clone(),
+        };
+        let positions: Vec<usize> = wanted
+            .iter()
+            .map(|w| {
+                header
+                    .iter()
+                    .position(|h| h == w)
+                    .expect("every wanted column was found in the header")
+            })
+            .collect();
+        let mut builders: Vec<Builder> = wanted
+            .iter()
+            .map(|w| {
+                if options.text.contains(w) {
+                    Builder::Text(TextBuilder::default())
+                } else {
+                    Builder::Number(Vec::new())
+                }
+            })
+            .collect();
+        let mut record = csv::ByteRecord::new();
+        let mut row: u64 = 0;
+        loop {
+            match csv.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(csv_error(e, row + 1)),
+            }
+            row += 1;
+            for (b, &p) in builders.iter_mut().zip(&positions) {
+                let cell = trim(record.get(p).unwrap_or(b""));
+                b.push(cell);
+            }
+            if row & 0xFFFF == 0 {
+                progress(record.position().map_or(0, |p| p.byte()));
+            }
+        }
+        progress(csv.position().byte());
+        let columns = wanted
+            .into_iter()
+            .zip(builders)
+            .map(|(name, b)| (name, b.finish()))
+            .collect();
+        Ok(Frame::from_columns(columns))
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The column called `name`.
+    pub fn column(&self, name: &str) -> Result<&Column, FrameError> {
+        match self.index.get(name) {
+            Some(&i) => Ok(&self.columns[i]),
+            None => Err(FrameError::MissingColumn {
+                column: name.to_owned(),
+                available: self.names.join(", "),
+            }),
+        }
+    }
+
+    /// True when the frame has a column called `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    /// The column `name` as numbers; an error names the first row that is
+    /// not a number.
+    pub fn numbers(&self, name: &str) -> Result<&[f64], FrameError> {
+        match self.column(name)? {
+            Column::Number(v) => Ok(v),
+            Column::Text(t) => {
+                let (row, value) = t
+                    .codes
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, &c)| {
+                        let v = t.levels.get(c as usize)?;
+                        parse_number(v.as_bytes())
+                            .is_none()
+                            .then(|| (i as u64 + 1, v.clone()))
+                    })
+                    .unwrap_or((0, String::new()));
+                Err(FrameError::NotNumeric {
+                    column: name.to_owned(),
+                    row,
+                    value,
+                })
+            }
+        }
+    }
+
+    /// Adds or replaces a column (the length must match).
+    ///
+    /// # Panics
+    ///
+    /// When the length differs from the frame's rows: a caller bug.
+    pub fn insert(&mut self, name: &str, column: Column) {
+        assert!(
+            self.names.is_empty() || column.len() == self.n_rows,
+            "column {name} has the wrong length"
+        );
+        if self.names.is_empty() {
+            self.n_rows = column.len();
+        }
+        match self.index.get(name) {
+            Some(&i) => self.columns[i] = column,
+            None => {
+                self.index.insert(name.to_owned(), self.names.len());
+                self.names.push(name.to_owned());
+                self.columns.push(column);
+            }
+        }
+    }
+}
+
+fn csv_error(e: csv::Error, row: u64) -> FrameError {
+    let row = e
+        .position()
+        .map_or(row, |p| p.record().saturating_sub(0).max(1));
+    FrameError::Csv {
+        row,
+        message: e.to_string(),
+    }
+}
+
+fn trim(cell: &[u8]) -> &[u8] {
+    let start = cell
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(cell.len());
+    let end = cell
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &cell[start..end]
+}
+
+/// A finite number, or `None`.
+pub fn parse_number(cell: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(cell).ok()?;
+    let x: f64 = s.parse().ok()?;
+    x.is_finite().then_some(x)
+}
+
+enum Builder {
+    Number(Vec<f64>),
+    Text(TextBuilder),
+}
+
+#[derive(Default)]
+struct TextBuilder {
+    codes: Vec<u32>,
+    levels: Vec<String>,
+    lookup: HashMap<Vec<u8>, u32>,
+}
+
+impl TextBuilder {
+    fn push(&mut self, cell: &[u8]) {
+        if cell.is_empty() {
+            self.codes.push(MISSING);
+            return;
+        }
+        if let Some(&c) = self.lookup.get(cell) {
+            self.codes.push(c);
+            return;
+        }
+        let c = self.levels.len() as u32;
+        self.levels.push(String::from_utf8_lossy(cell).into_owned());
+        self.lookup.insert(cell.to_vec(), c);
+        self.codes.push(c);
+    }
+}
+
+impl Builder {
+    fn push(&mut self, cell: &[u8]) {
+        match self {
+            Builder::Number(v) => {
+                if cell.is_empty() {
+                    v.push(f64::NAN);
+                } else if let Some(x) = parse_number(cell) {
+                    v.push(x);
+                } else {
+                    // The column holds text: recode what was read so far.
+                    let mut t = TextBuilder::default();
+                    for &x in v.iter() {
+                        if x.is_nan() {
+                            t.push(b"");
+                        } else {
+                            t.push(format_number(x).as_bytes());
+                        }
+                    }
+                    t.push(cell);
+                    *self = Builder::Text(t);
+                }
+            }
+            Builder::Text(t) => t.push(cell),
+        }
+    }
+
+    fn finish(self) -> Column {
+        match self {
+            Builder::Number(v) => Column::Number(v),
+            Builder::Text(t) => Column::Text(TextColumn {
+                codes: t.codes,
+                levels: t.levels,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(csv: &str, options: &ReadOptions) -> Result<Frame, FrameError> {
+        Frame::read(csv.as_bytes(), options, &mut |_| {})
+    }
+
+    #[test]
+    fn numbers_text_and_missing_are_typed() {
+        let f = read("a,b,c\n1,x,\n2.5,,7\n,y,8\n", &ReadOptions::default()).expect("valid csv");
+        assert_eq!(f.n_rows(), 3);
+        let a = f.numbers("a").expect("a is numeric");
+        assert_eq!(a[0], 1.0);
+        assert_eq!(a[1], 2.5);
+        assert!(a[2].is_nan());
+        match f.column("b").expect("b exists") {
+            Column::Text(t) => {
+                assert_eq!(t.get(0), Some("x"));
+                assert_eq!(t.get(1), None);
+                assert_eq!(t.get(2), Some("y"));
+            }
+            other => panic!("b should be text, got {other:?}"),
+        }
+        assert!(f.column("c").expect("c exists").is_missing(0));
+    }
+
+    #[test]
+    fn text_option_keeps_values_as_written() {
+        let options = ReadOptions {
+            text: ["a".to_owned()].into_iter().collect(),
+            ..ReadOptions::default()
+        };
+        let f = read("a\n01\n1\n", &options).expect("valid csv");
+        assert_eq!(f.column("a").expect("a").display(0).as_deref(), Some("01"));
+        assert_eq!(f.column("a").expect("a").display(1).as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn mixed_column_becomes_text_and_numbers_names_the_row() {
+        let f = read("w\n1\n2\nabc\n", &ReadOptions::default()).expect("valid csv");
+        let err = f.numbers("w").expect_err("w holds text");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("`w`") && msg.contains("row 3") && msg.contains("abc"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn missing_selected_column_is_named() {
+        let options = ReadOptions {
+            columns: Some(vec!["zz".to_owned()]),
+            ..ReadOptions::default()
+        };
+        let err = read("a\n1\n", &options).expect_err("zz is absent");
+        assert!(err.to_string().contains("`zz`"));
+    }
+
+    #[test]
+    fn ragged_row_is_an_error_with_its_row() {
+        let err = read("a,b\n1,2\n3\n", &ReadOptions::default()).expect_err("ragged");
+        assert!(matches!(err, FrameError::Csv { .. }), "{err}");
+    }
+
+    #[test]
+    fn nan_text_is_not_a_number() {
+        let f = read("a\nNaN\n", &ReadOptions::default()).expect("valid csv");
+        assert!(matches!(f.column("a").expect("a"), Column::Text(_)));
+    }
+}
