@@ -78,6 +78,15 @@ fn validate(args: cli::ValidateArgs) -> Outcome {
     use vicor::instrument::diag::Level;
     let (mut errors, mut warnings) = (0, 0);
     for path in &args.files {
+        if is_estimate_spec(path) {
+            // Estimate specs live beside the instruments (instruments/indicators/),
+            // so `vicor validate instruments/**/*.yaml` checks them as specs.
+            if let Err(message) = check_estimate_spec(path) {
+                eprintln!("{}: error: {message}", path.display());
+                errors += 1;
+            }
+            continue;
+        }
         let checked = vicor::instrument::validate(path);
         let text = checked.render();
         if !text.is_empty() {
@@ -97,6 +106,37 @@ fn validate(args: cli::ValidateArgs) -> Outcome {
     }
     println!("ok: {files} file(s), {warnings} warning(s)");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the file is an estimate spec: a mapping with `estimates` and
+/// neither `id` (an instrument) nor `module`.
+fn is_estimate_spec(path: &std::path::Path) -> bool {
+    use vicor::instrument::yaml::{self, Value};
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let Ok(root) = yaml::parse(&text) else {
+        return false;
+    };
+    let Value::Map(entries) = &root.value else {
+        return false;
+    };
+    let has = |key: &str| {
+        entries
+            .iter()
+            .any(|(k, _)| k.value == Value::Str(key.into()))
+    };
+    has("estimates") && !has("id") && !has("module")
+}
+
+/// The checks `vicor estimate` makes of a spec before reading any data.
+fn check_estimate_spec(path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let spec: vicor::estimate::spec::Spec =
+        serde_saphyr::from_str(&text).map_err(|e| e.to_string())?;
+    vicor::estimate::run::check_spec(&spec).map_err(|e| e.to_string())?;
+    vicor::estimate::run::spec_columns(&spec).map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 fn estimate(args: cli::EstimateArgs) -> Outcome {

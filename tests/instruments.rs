@@ -4,19 +4,18 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{root, run, vicor};
+use crate::util::{Dir, root, run, vicor};
 
-/// Every YAML file under `instruments/`, modules included; estimate specs
-/// under `instruments/indicators/` are not questionnaires.
+/// Every YAML file under `instruments/`: instruments, modules and the
+/// estimate specs of `instruments/indicators/` (what
+/// `vicor validate instruments/**/*.yaml` is given).
 fn instrument_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let entries = std::fs::read_dir(dir).expect("instruments/ is readable");
         for entry in entries {
             let path = entry.expect("a directory entry").path();
             if path.is_dir() {
-                if path.file_name().is_some_and(|n| n != "indicators") {
-                    walk(&path, out);
-                }
+                walk(&path, out);
             } else if path.extension().is_some_and(|e| e == "yaml") {
                 out.push(path);
             }
@@ -598,15 +597,25 @@ use vicor::interview::script::{RunEnd, Script, drive};
 /// the computed values by item id (values outside rosters).
 fn interview(instrument: &str, fixture: &str) -> HashMap<String, Value> {
     let inst = load(instrument);
+    let run = drive_to_end(&inst, fixture);
+    run.computed()
+        .into_iter()
+        .filter(|(p, _)| p.rows.is_empty())
+        .map(|(p, v)| (p.item.clone(), v))
+        .collect()
+}
+
+/// The completed interview of `fixture` on `inst`.
+fn drive_to_end<'i>(inst: &'i Instrument, fixture: &str) -> Interview<'i> {
     let path = root().join("tests/fixtures/instruments").join(fixture);
     let text = std::fs::read_to_string(&path).expect("the answers file is readable");
-    let script = Script::parse(&inst, &text).unwrap_or_else(|d| {
+    let script = Script::parse(inst, &text).unwrap_or_else(|d| {
         panic!(
             "{fixture} parses: {:?}",
             d.iter().map(|d| &d.message).collect::<Vec<_>>()
         )
     });
-    let mut run = Interview::new(&inst, jiff::civil::date(2026, 6, 15), 7, Saved::default());
+    let mut run = Interview::new(inst, jiff::civil::date(2026, 6, 15), 7, Saved::default());
     let mut commit = |_: &Interview, _: &vicor::interview::engine::Update| Ok::<(), ()>(());
     let mut warnings = Vec::new();
     let end = drive(&mut run, &script, &mut commit, &mut |p, m| {
@@ -615,11 +624,66 @@ fn interview(instrument: &str, fixture: &str) -> HashMap<String, Value> {
     .unwrap_or_else(|e| panic!("{fixture}: {e:?}"));
     assert_eq!(end, RunEnd::Completed, "{fixture} completes");
     assert!(warnings.is_empty(), "{fixture}: {warnings:?}");
-    run.computed()
-        .into_iter()
-        .filter(|(p, _)| p.rows.is_empty())
-        .map(|(p, v)| (p.item.clone(), v))
-        .collect()
+    run
+}
+
+#[test]
+fn every_text_on_the_path_renders_in_both_languages() {
+    const MOIS: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    for (instrument, fixture) in [
+        ("victimization.yaml", "victim.yaml"),
+        ("corruption.yaml", "corruption.yaml"),
+    ] {
+        let inst = load(instrument);
+        let mut run = drive_to_end(&inst, fixture);
+        let mut seen = 0;
+        for (lang, months) in [("en", None), ("fr", Some(MOIS))] {
+            run.set_language(
+                lang,
+                months
+                    .map(|m| m.iter().map(|s| s.to_string()).collect())
+                    .unwrap_or_default(),
+            );
+            let positions: Vec<_> = run.path().iter().map(|p| p.path.clone()).collect();
+            for path in positions {
+                let item = run.item(&path.item).expect("a path names an item");
+                for text in item.text.iter().chain(item.instruction.iter()) {
+                    let shown = run.render(text, &path.rows);
+                    seen += 1;
+                    assert!(
+                        !shown.trim().is_empty()
+                            && !shown.contains('{')
+                            && !shown.contains(" ,")
+                            && !shown.contains(" .")
+                            && !shown.contains("  "),
+                        "{instrument} `{}` in {lang} renders badly: {shown:?}",
+                        path.item
+                    );
+                    if lang == "fr" && text.get("fr").contains("month_year(") {
+                        assert!(
+                            MOIS.iter().any(|m| shown.contains(m)),
+                            "French month names in `{}`: {shown:?}",
+                            path.item
+                        );
+                    }
+                }
+            }
+        }
+        assert!(seen > 100, "{instrument}: {seen} texts rendered");
+    }
 }
 
 #[test]
@@ -701,5 +765,53 @@ fn without_privacy_the_private_indicators_are_missing_not_zero() {
     assert!(
         get("sdg_disability").is_missing(),
         "a don't know and no difficulty"
+    );
+}
+
+#[test]
+fn the_scripted_interviews_run_through_the_binary() {
+    let dir = Dir::new();
+    for (instrument, answers) in [
+        ("victimization.yaml", "victim.yaml"),
+        ("victimization.yaml", "not_private.yaml"),
+        ("corruption.yaml", "corruption.yaml"),
+    ] {
+        let db = dir.join(&format!("{answers}.db"));
+        let out = run(vicor()
+            .arg("run")
+            .arg(root().join("instruments").join(instrument))
+            .arg("--answers")
+            .arg(root().join("tests/fixtures/instruments").join(answers))
+            .arg("--db")
+            .arg(&db));
+        out.assert_code(0);
+        assert!(
+            out.stdout.contains("completed"),
+            "{instrument} with {answers}:\n{}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn validate_checks_an_estimate_spec_as_a_spec() {
+    let dir = Dir::new();
+    let good = dir.write(
+        "indicators/good.yaml",
+        "estimates:\n  - name: safe\n    proportion: \"sdg_1614_safe == 1\"\n    by: [sdg_sex]\n",
+    );
+    let out = run(vicor().arg("validate").arg(&good));
+    out.assert_code(0);
+    let bad = dir.write(
+        "indicators/bad.yaml",
+        "estimates:\n  - name: safe\n    proportoin: \"sdg_1614_safe == 1\"\n",
+    );
+    let out = run(vicor().arg("validate").arg(&bad));
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("bad.yaml") && out.stderr.contains("proportoin"),
+        "the error names the file and the key:\n{}",
+        out.stderr
     );
 }
