@@ -19,6 +19,9 @@ mod run;
 /// The bundled questionnaires validate cleanly.
 mod instruments;
 
+/// The real `vicor interview` typed through a pseudo-terminal.
+mod tui_pty;
+
 /// `vicor estimate` and `vicor replicate` against R's survey package.
 mod estimate;
 
