@@ -134,30 +134,26 @@ fn render(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let mut grid = vec![vec![' '; 80]; 24];
     let (mut row, mut col) = (0usize, 0usize);
-    let mut chars = text.chars().peekable();
+    let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\x1b' => match chars.next() {
-                Some('[') => {
-                    let mut params = String::new();
-                    while let Some(&p) = chars.peek() {
-                        chars.next();
-                        if p.is_ascii_alphabetic() || p == '~' || p == '@' {
-                            if p == 'H' {
-                                let mut it =
-                                    params.split(';').map(|n| n.parse::<usize>().unwrap_or(1));
-                                row = it.next().unwrap_or(1).saturating_sub(1);
-                                col = it.next().unwrap_or(1).saturating_sub(1);
-                            } else if p == 'J' && params == "2" {
-                                grid = vec![vec![' '; 80]; 24];
-                            }
-                            break;
+            // Only CSI sequences matter; other escapes are skipped.
+            '\x1b' if chars.next() == Some('[') => {
+                let mut params = String::new();
+                while let Some(p) = chars.next() {
+                    if p.is_ascii_alphabetic() || p == '~' || p == '@' {
+                        if p == 'H' {
+                            let mut it = params.split(';').map(|n| n.parse::<usize>().unwrap_or(1));
+                            row = it.next().unwrap_or(1).saturating_sub(1);
+                            col = it.next().unwrap_or(1).saturating_sub(1);
+                        } else if p == 'J' && params == "2" {
+                            grid = vec![vec![' '; 80]; 24];
                         }
-                        params.push(p);
+                        break;
                     }
+                    params.push(p);
                 }
-                Some(_) | None => {}
-            },
+            }
             '\r' => col = 0,
             '\n' => row += 1,
             c if !c.is_control() => {
