@@ -140,7 +140,7 @@ fn render(bytes: &[u8]) -> String {
             // Only CSI sequences matter; other escapes are skipped.
             '\x1b' if chars.next() == Some('[') => {
                 let mut params = String::new();
-                while let Some(p) = chars.next() {
+                for p in chars.by_ref() {
                     if p.is_ascii_alphabetic() || p == '~' || p == '@' {
                         if p == 'H' {
                             let mut it = params.split(';').map(|n| n.parse::<usize>().unwrap_or(1));
