@@ -146,10 +146,11 @@ spec_yaml <- function(est) {
     if (e$stat == "ratio") {
       out <- c(out, paste0("    ratio: { numerator: ", e$y, ", denominator: ", e$x, " }"))
     } else {
-      out <- c(out, paste0("    ", e$stat, ": ", e$y))
+      out <- c(out, paste0("    ", e$stat, ": ", if (is.null(e$ry)) e$y else paste0("\"", e$y, "\"")))
     }
     if (!is.null(e$by)) out <- c(out, paste0("    by: ", yaml_list(e$by)))
-    if (!is.null(e$domain)) out <- c(out, paste0("    domain: ", e$domain))
+    if (!is.null(e$domain)) out <- c(out, paste0("    domain: ",
+                                                 if (is.null(e$rdomain)) e$domain else paste0("\"", e$domain, "\"")))
     if (!is.null(e$ci)) out <- c(out, paste0("    ci: ", e$ci))
     if (!is.null(e$level)) out <- c(out, paste0("    level: ", e$level))
   }
@@ -224,6 +225,18 @@ run_case <- function(id, dataname, data, d, est) {
   writeLines(paste0("# data: tests/fixtures/", dataname, ".csv"), file.path(dir, "data.txt"))
   cat(design_yaml(d), file = file.path(dir, "design.yaml"))
   cat(spec_yaml(est), file = file.path(dir, "spec.yaml"))
+  # Expressions of the spec (vicor's language) are given to R as R code.
+  for (k in seq_along(est)) {
+    e <- est[[k]]
+    if (!is.null(e$ry)) {
+      data[[paste0("r_y_", k)]] <- as.numeric(eval(parse(text = e$ry), data))
+      est[[k]]$y <- paste0("r_y_", k)
+    }
+    if (!is.null(e$rdomain)) {
+      data[[paste0("r_d_", k)]] <- as.numeric(eval(parse(text = e$rdomain), data))
+      est[[k]]$domain <- paste0("r_d_", k)
+    }
+  }
   des <- build_design(d, data)
   out <- c()
   for (e in est) {
@@ -257,8 +270,10 @@ run_case <- function(id, dataname, data, d, est) {
   invisible(NULL)
 }
 
-E <- function(name, stat, y, x = NULL, by = NULL, domain = NULL, ci = NULL, level = NULL)
-  list(name = name, stat = stat, y = y, x = x, by = by, domain = domain, ci = ci, level = level)
+E <- function(name, stat, y, x = NULL, by = NULL, domain = NULL, ci = NULL, level = NULL,
+              ry = NULL, rdomain = NULL)
+  list(name = name, stat = stat, y = y, x = x, by = by, domain = domain, ci = ci, level = level,
+       ry = ry, rdomain = rdomain)
 
 api_est <- list(
   E("api00", "mean", "api00"),
@@ -376,4 +391,26 @@ run_case("cols_brr", "victim_pairs_reps", vpr,
          list(weight = "weight", replicates = list(columns = paste0("rw", 1:ncol(weights(brr, "analysis"))), type = "brr")), rep_est[1:3])
 run_case("cols_fay", "victim_pairs_reps", vpr,
          list(weight = "weight", replicates = list(columns = paste0("fw", 1:ncol(weights(fay, "analysis"))), type = "fay", rho = 0.3)), rep_est[1:3])
+# The SDG preset's expressions on a file in the microdata layout of
+# docs/victimization-microdata.md (bench/generate.R, small).
+system2("Rscript", c(file.path(root, "bench", "generate.R"), "6000", "7",
+                     file.path(fixtures, "sdg_microdata.csv")))
+sdg <- read.csv(file.path(fixtures, "sdg_microdata.csv"))
+sdg_est <- list(
+  E("sdg_16_1_3a", "proportion", "phys_viol == 1", by = c("sex", "age_group"), ci = "logit",
+    ry = "phys_viol == 1"),
+  E("sdg_16_1_3c", "proportion", "sex_viol == 1", by = "region", ci = "beta", ry = "sex_viol == 1"),
+  E("sdg_16_1_4", "proportion", "safe_walk in [1, 2]", by = "sex", ry = "safe_walk %in% c(1, 2)"),
+  E("sdg_16_3_1_phys", "proportion", "phys_reported == 1", domain = "phys_viol == 1", by = "sex",
+    ci = "beta", ry = "phys_reported == 1", rdomain = "phys_viol == 1"),
+  E("sdg_16_5_1", "proportion", "bribe_paid == 1 or bribe_asked == 1", domain = "contact_official == 1",
+    by = c("urban", "sex"), ry = "bribe_paid == 1 | bribe_asked == 1", rdomain = "contact_official == 1"),
+  E("sdg_11_7_2", "proportion", "sex_harass == 1", by = "disability", ci = "wald", ry = "sex_harass == 1"),
+  E("not_safe_old", "proportion", "not (safe_walk in [1, 2]) and age_group >= 4", ci = "wald",
+    ry = "!(safe_walk %in% c(1, 2)) & age_group >= 4"))
+run_case("sdg_expressions", "sdg_microdata", sdg,
+         list(weight = "weight", strata = "region", clusters = "psu", nest = TRUE), sdg_est)
+run_case("sdg_expressions_jkn", "sdg_microdata", sdg,
+         list(weight = "weight", strata = "region", clusters = "psu", nest = TRUE,
+              replicates = list(form = "jkn")), sdg_est)
 cat("wrote", length(list.files(refdir)), "cases\n")
