@@ -201,32 +201,65 @@ fn run_one(
         codes.push(c);
         labels.push(l);
     }
-    let mut cell_rows: HashMap<Vec<u32>, Vec<u32>> = HashMap::new();
+    // Cell number in mixed radix, first variable fastest: sorting cells by
+    // number is R's svyby order.
+    let radix: Vec<u64> = labels.iter().map(|l| l.len().max(1) as u64).collect();
+    let mut cell_of: Vec<u64> = Vec::with_capacity(rows_all.len());
+    let mut present: Vec<u64> = Vec::new();
     'rows: for &i in &rows_all {
-        let mut key = Vec::with_capacity(codes.len());
-        for c in &codes {
+        let mut cell = 0u64;
+        let mut mult = 1u64;
+        for (c, &r) in codes.iter().zip(&radix) {
             let v = c[i as usize];
             if v == MISSING {
+                cell_of.push(u64::MAX);
                 continue 'rows;
             }
-            key.push(v);
+            cell += u64::from(v) * mult;
+            mult = mult.saturating_mul(r);
         }
-        cell_rows.entry(key).or_default().push(i);
+        cell_of.push(cell);
+        present.push(cell);
     }
-    let mut cells: Vec<(Vec<u32>, Vec<u32>)> = cell_rows.into_iter().collect();
-    // Last variable slowest, first fastest (R's svyby).
-    cells.sort_by(|a, b| a.0.iter().rev().cmp(b.0.iter().rev()));
-    for (key, rows) in cells {
+    present.sort_unstable();
+    present.dedup();
+    let mut cell_rows: Vec<Vec<u32>> = vec![Vec::new(); present.len()];
+    let span = radix.iter().try_fold(1u64, |a, &r| a.checked_mul(r));
+    match span {
+        // Few possible cells: index them directly.
+        Some(span) if span <= 1 << 22 => {
+            let mut slot = vec![usize::MAX; span as usize];
+            for (k, &c) in present.iter().enumerate() {
+                slot[c as usize] = k;
+            }
+            for (&i, &c) in rows_all.iter().zip(&cell_of) {
+                if c != u64::MAX {
+                    cell_rows[slot[c as usize]].push(i);
+                }
+            }
+        }
+        _ => {
+            let slot: HashMap<u64, usize> =
+                present.iter().enumerate().map(|(k, &c)| (c, k)).collect();
+            for (&i, &c) in rows_all.iter().zip(&cell_of) {
+                if c != u64::MAX {
+                    cell_rows[slot[&c]].push(i);
+                }
+            }
+        }
+    }
+    for (&cell, rows) in present.iter().zip(&cell_rows) {
+        let mut rest = cell;
         let by =
             e.by.iter()
-                .zip(&key)
                 .enumerate()
-                .map(|(k, (name, &c))| (name.clone(), labels[k][c as usize].clone()))
+                .map(|(k, name)| {
+                    let code = (rest % radix[k]) as usize;
+                    rest /= radix[k];
+                    (name.clone(), labels[k][code].clone())
+                })
                 .collect();
-        out.push(make_row(
-            estimate(design, statistic, yv, xv, &rows, ws)?,
-            by,
-        ));
+        out.push(make_row(estimate(design, statistic, yv, xv, rows, ws)?, by));
     }
     Ok(out)
 }
@@ -235,6 +268,7 @@ fn run_one(
 /// (numeric when every value is a number), with their labels.
 fn sorted_codes(column: &Column) -> (Vec<u32>, Vec<String>) {
     match column {
+        Column::Small(v) => sorted_codes(&Column::Number(crate::frame::small_to_f64(v))),
         Column::Number(v) => {
             let mut distinct: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
             distinct.sort_by(f64::total_cmp);
