@@ -289,6 +289,14 @@ pub fn estimate(
     };
     // Residual variable u for the design effect: y (mean, total) or y − θx (ratio).
     let u = |i: usize| -> f64 { if uses_x { y[i] - theta * xv(i) } else { y[i] } };
+    // ū of the deff's residual is known from the totals (Σwy/Σw, or
+    // (Σwy − θΣwx)/Σw for a ratio), so Σ w (u − ū)² can ride along with the
+    // score pass.
+    let ubar = match statistic {
+        Statistic::Ratio => (sum_y - theta * sum_x) / sum_w,
+        _ => sum_y / sum_w,
+    };
+    let mut ss = 0.0;
     let (variance, df, replicate_t_var) = match design.method() {
         VarianceMethod::Linearization(lin) => {
             let unit_of_row = lin.unit_of_row();
@@ -304,6 +312,8 @@ pub fn estimate(
                     Statistic::Mean | Statistic::Proportion => w[i] * (y[i] - theta) / denom,
                     Statistic::Ratio => w[i] * (y[i] - theta * xv(i)) / denom,
                 };
+                let d = u(i) - ubar;
+                ss += w[i] * d * d;
                 let un = unit_of_row[i];
                 if !ws.unit_seen[un as usize] {
                     ws.unit_seen[un as usize] = true;
@@ -321,6 +331,13 @@ pub fn estimate(
             (v.variance, Some(df), None)
         }
         VarianceMethod::Replicates(rep) => {
+            ss = rows
+                .iter()
+                .map(|&i| {
+                    let d = u(i as usize) - ubar;
+                    w[i as usize] * d * d
+                })
+                .sum::<f64>();
             let totals = rep.totals(
                 w,
                 rows,
@@ -365,18 +382,6 @@ pub fn estimate(
         if n < 2 || sum_w <= n as f64 {
             return None;
         }
-        let ubar = rows
-            .iter()
-            .map(|&i| w[i as usize] * u(i as usize))
-            .sum::<f64>()
-            / sum_w;
-        let ss = rows
-            .iter()
-            .map(|&i| {
-                let d = u(i as usize) - ubar;
-                w[i as usize] * d * d
-            })
-            .sum::<f64>();
         let nf = n as f64;
         let s2 = ss / sum_w * nf / (nf - 1.0);
         let srs = s2 * (sum_w - nf) / (sum_w * nf);

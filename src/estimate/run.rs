@@ -268,7 +268,32 @@ fn run_one(
 /// (numeric when every value is a number), with their labels.
 fn sorted_codes(column: &Column) -> (Vec<u32>, Vec<String>) {
     match column {
-        Column::Small(v) => sorted_codes(&Column::Number(crate::frame::small_to_f64(v))),
+        Column::Small(v) => {
+            // At most 255 distinct values: find them by counting.
+            let mut seen = [false; 256];
+            for &x in v {
+                if x != crate::frame::SMALL_MISSING {
+                    seen[(i16::from(x) + 128) as usize] = true;
+                }
+            }
+            let mut rank = [MISSING; 256];
+            let mut labels = Vec::new();
+            for (k, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
+                rank[k] = labels.len() as u32;
+                labels.push((k as i16 - 128).to_string());
+            }
+            let codes = v
+                .iter()
+                .map(|&x| {
+                    if x == crate::frame::SMALL_MISSING {
+                        MISSING
+                    } else {
+                        rank[(i16::from(x) + 128) as usize]
+                    }
+                })
+                .collect();
+            (codes, labels)
+        }
         Column::Number(v) => {
             let mut distinct: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
             distinct.sort_by(f64::total_cmp);

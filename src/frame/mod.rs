@@ -481,7 +481,9 @@ impl Builder {
                     return;
                 }
                 match parse_number(cell) {
-                    Some(x) if x.fract() == 0.0 && (-127.0..=127.0).contains(&x) => v.push(x as i8),
+                    Some(x) if (-127.0..=127.0).contains(&x) && f64::from(x as i8) == x => {
+                        v.push(x as i8)
+                    }
                     _ => {
                         let mut wide = small_to_f64(v);
                         wide.reserve(v.capacity().saturating_sub(v.len()));
