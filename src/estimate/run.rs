@@ -99,8 +99,9 @@ pub fn run(
     let mut ws = Workspace::default();
     let mut out = Vec::new();
     let total = spec.estimates.len();
+    let mut last: Option<Prepared> = None;
     for (k, e) in spec.estimates.iter().enumerate() {
-        out.extend(run_one(e, design, frame, &mut ws)?);
+        out.extend(run_one(e, design, frame, &mut ws, &mut last)?);
         progress(k + 1, total);
     }
     Ok(out)
@@ -129,15 +130,44 @@ fn numbers<'a>(
     }
 }
 
+/// The variables, domain rows and whole-domain estimate of the previous
+/// entry: a preset lists one indicator with several `by`s in a row, and they
+/// share all three. One entry only, so memory stays that of one estimate.
+struct Prepared {
+    key: (Target, Option<String>),
+    y: Vec<f64>,
+    x: Option<Vec<f64>>,
+    rows: Vec<u32>,
+    total: Estimate,
+}
+
 fn run_one(
     e: &EstimateSpec,
     design: &Design,
     frame: &Frame,
     ws: &mut Workspace,
+    last: &mut Option<Prepared>,
 ) -> Result<Vec<Row>, EstimateError> {
     let target = e.target()?;
+    let key = (target.clone(), e.domain.clone());
+    if last.as_ref().is_none_or(|p| p.key != key) {
+        *last = None;
+        *last = Some(prepare(e, design, frame, ws, key)?);
+    }
+    let prepared = last.as_ref().expect("prepared above");
+    cells(e, design, frame, ws, prepared)
+}
+
+fn prepare(
+    e: &EstimateSpec,
+    design: &Design,
+    frame: &Frame,
+    ws: &mut Workspace,
+    key: (Target, Option<String>),
+) -> Result<Prepared, EstimateError> {
+    let target = &key.0;
     let statistic = target.statistic();
-    let (y, x) = match &target {
+    let (y, x) = match target {
         Target::Mean(s) | Target::Total(s) => (numbers(e, s, frame, false)?, None),
         Target::Proportion(s) => (numbers(e, s, frame, true)?, None),
         Target::Ratio(a, b) => (
@@ -171,6 +201,25 @@ fn run_one(
                 .map_or("(everyone)".to_owned(), |d| format!("`{d}`")),
         });
     }
+    let total = estimate(design, statistic, &y, x.as_deref(), &rows_all, ws)?;
+    Ok(Prepared {
+        y: y.into_owned(),
+        x: x.map(|x| x.into_owned()),
+        rows: rows_all,
+        total,
+        key,
+    })
+}
+
+fn cells(
+    e: &EstimateSpec,
+    design: &Design,
+    frame: &Frame,
+    ws: &mut Workspace,
+    p: &Prepared,
+) -> Result<Vec<Row>, EstimateError> {
+    let statistic = p.key.0.statistic();
+    let rows_all = &p.rows;
     let method = e.ci_method();
     let level = e.level();
     let make_row = |est: Estimate, by: Vec<(String, String)>| -> Row {
@@ -184,12 +233,9 @@ fn run_one(
             level,
         }
     };
-    let yv: &[f64] = &y;
-    let xv: Option<&[f64]> = x.as_deref();
-    let mut out = vec![make_row(
-        estimate(design, statistic, yv, xv, &rows_all, ws)?,
-        Vec::new(),
-    )];
+    let yv: &[f64] = &p.y;
+    let xv: Option<&[f64]> = p.x.as_deref();
+    let mut out = vec![make_row(p.total.clone(), Vec::new())];
     if e.by.is_empty() {
         return Ok(out);
     }
@@ -206,7 +252,7 @@ fn run_one(
     let radix: Vec<u64> = labels.iter().map(|l| l.len().max(1) as u64).collect();
     let mut cell_of: Vec<u64> = Vec::with_capacity(rows_all.len());
     let mut present: Vec<u64> = Vec::new();
-    'rows: for &i in &rows_all {
+    'rows: for &i in rows_all {
         let mut cell = 0u64;
         let mut mult = 1u64;
         for (c, &r) in codes.iter().zip(&radix) {
