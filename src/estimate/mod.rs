@@ -417,3 +417,45 @@ pub fn estimate(
     }
     Ok(est)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est(p: f64, var: f64, n: usize, df: u64) -> Estimate {
+        Estimate {
+            statistic: Statistic::Proportion,
+            estimate: Some(p),
+            variance: Some(var),
+            df: Some(df),
+            deff: None,
+            n,
+            weighted_n: n as f64,
+            flags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn zero_variance_proportion_gets_the_exact_srs_interval() {
+        let e = est(0.0, 0.0, 35, 20);
+        let (lo, hi) = e.ci(0.95, CiMethod::Beta).expect("defined");
+        assert_eq!(lo, 0.0);
+        assert!((hi - (1.0 - 0.025f64.powf(1.0 / 35.0))).abs() < 1e-15);
+        assert_eq!(e.ci(0.95, CiMethod::Logit), Some((lo, hi)));
+        assert_eq!(e.ci(0.95, CiMethod::Wald), Some((0.0, 0.0)));
+        let one = est(1.0, 0.0, 10, 5);
+        let (lo, hi) = one.ci(0.95, CiMethod::Beta).expect("defined");
+        assert!((lo - 0.025f64.powf(0.1)).abs() < 1e-15 && hi == 1.0);
+    }
+
+    #[test]
+    fn no_interval_without_degrees_of_freedom_and_no_cv_at_zero() {
+        assert_eq!(est(0.3, 0.01, 10, 0).ci(0.95, CiMethod::Wald), None);
+        let zero = Estimate {
+            statistic: Statistic::Total,
+            ..est(0.0, 1.0, 10, 5)
+        };
+        assert_eq!(zero.cv(), None);
+        assert_eq!(est(1.5, 0.01, 10, 5).ci(0.95, CiMethod::Logit), None);
+    }
+}
