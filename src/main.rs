@@ -214,6 +214,7 @@ fn replicate(args: cli::ReplicateArgs) -> Outcome {
         cli::ReplicateType::Brr => vicor::design::ReplicateType::Brr,
         cli::ReplicateType::Fay => vicor::design::ReplicateType::Fay,
         cli::ReplicateType::Bootstrap => vicor::design::ReplicateType::Bootstrap,
+        cli::ReplicateType::Subbootstrap => vicor::design::ReplicateType::Subbootstrap,
     };
     let options = vicor::frame::ReadOptions {
         columns: Some(design_spec.columns()),
