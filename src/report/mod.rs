@@ -161,21 +161,6 @@ pub fn write_csv(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
     w.flush()
 }
 
-/// Significant-digit text for the table (not full precision).
-fn fmt_sig(x: Option<f64>, digits: usize) -> String {
-    match x {
-        Some(v) if v.is_finite() => {
-            if v == 0.0 {
-                return "0".into();
-            }
-            let mag = v.abs().log10().floor() as i32;
-            let decimals = (digits as i32 - 1 - mag).clamp(0, 10) as usize;
-            format!("{v:.decimals$}")
-        }
-        _ => "-".into(),
-    }
-}
-
 /// Decimals that show `scale` with three significant digits (0 to 8).
 fn block_decimals(scale: Option<f64>) -> usize {
     match scale {
