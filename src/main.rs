@@ -157,7 +157,7 @@ fn estimate(args: cli::EstimateArgs) -> Outcome {
     };
     let mut progress = Progress::new(&args.data);
     let frame = vicor::frame::Frame::read_path(&args.data, &options, &mut |b| progress.bytes(b))
-        .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.data.display())))?;
+        .map_err(|e| data_error(&args.data, e))?;
     let design = vicor::design::Design::build(&design_spec, &frame)
         .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.design.display())))?;
     let rows = vicor::estimate::run::run(&spec, &design, &frame, &mut |done, total| {
@@ -174,6 +174,14 @@ fn estimate(args: cli::EstimateArgs) -> Outcome {
     written.map_err(|e| Failure::internal(miette::miette!("formatting the results: {e}")))?;
     write_output(args.out.as_deref(), &buffer)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A data-reading error with the file named once.
+fn data_error(path: &std::path::Path, e: vicor::frame::FrameError) -> Failure {
+    match e {
+        vicor::frame::FrameError::Io { .. } => Failure::user(miette::miette!("{e}")),
+        e => Failure::user(miette::miette!("{}: {e}", path.display())),
+    }
 }
 
 /// Reads and parses a YAML file, naming the file in the error.
@@ -291,6 +299,7 @@ fn replicate(args: cli::ReplicateArgs) -> Outcome {
         cli::ReplicateType::Brr => vicor::design::ReplicateType::Brr,
         cli::ReplicateType::Fay => vicor::design::ReplicateType::Fay,
         cli::ReplicateType::Bootstrap => vicor::design::ReplicateType::Bootstrap,
+        cli::ReplicateType::Subbootstrap => vicor::design::ReplicateType::Subbootstrap,
     };
     let options = vicor::frame::ReadOptions {
         columns: Some(design_spec.columns()),
@@ -298,7 +307,7 @@ fn replicate(args: cli::ReplicateArgs) -> Outcome {
     };
     let mut progress = Progress::new(&args.data);
     let frame = vicor::frame::Frame::read_path(&args.data, &options, &mut |b| progress.bytes(b))
-        .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.data.display())))?;
+        .map_err(|e| data_error(&args.data, e))?;
     progress.finish();
     let taylor = vicor::design::Design::build(&design_spec, &frame)
         .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.design.display())))?;
@@ -377,8 +386,15 @@ fn replicate(args: cli::ReplicateArgs) -> Outcome {
         vicor::design::ReplicateType::Brr | vicor::design::ReplicateType::Fay => (kind, None, None),
         _ => (kind, Some(rep.scale), None),
     };
+    // The written weights carry the design: strata, clusters and fpc are no
+    // longer read (as R's svrepdesign).
     design_spec.weight = Some(weight_name);
     design_spec.probability = None;
+    design_spec.strata = None;
+    design_spec.clusters = Vec::new();
+    design_spec.fpc = Vec::new();
+    design_spec.nest = false;
+    design_spec.lonely_psu = Default::default();
     design_spec.replicates = Some(vicor::design::ReplicatesSpec {
         columns: names,
         kind: Some(kind_out),

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use super::{Column, Frame, MISSING, TextColumn};
+use crate::instrument::expr::eval::{compare, kleene_and, kleene_or};
 use crate::instrument::expr::{self, BinaryOp, Env, Expr, ExprKind, Missing, UnaryOp, Value, eval};
 
 /// A three-valued truth.
@@ -116,6 +117,7 @@ pub fn eval_source<'a>(source: &str, frame: &'a Frame) -> Result<Values<'a>, Str
     if is_identifier(source) && frame.has(source.trim()) {
         return match frame.column(source.trim()).map_err(|e| e.to_string())? {
             Column::Number(v) => Ok(Values::Numbers(Cow::Borrowed(v))),
+            Column::Small(v) => Ok(Values::Numbers(Cow::Owned(super::small_to_f64(v)))),
             Column::Text(t) => Ok(Values::Text(t)),
         };
     }
@@ -182,6 +184,13 @@ pub enum Col<'a> {
 pub fn cell_value(frame: &Frame, name: &str, i: usize) -> Value {
     match frame.column(name) {
         Ok(Column::Number(v)) => number_value(v[i]),
+        Ok(Column::Small(v)) => {
+            if v[i] == super::SMALL_MISSING {
+                Value::Missing(Missing::Skipped)
+            } else {
+                Value::Int(i64::from(v[i]))
+            }
+        }
         Ok(Column::Text(t)) => t.get(i).map_or(Value::Missing(Missing::Skipped), |s| {
             Value::Text(s.to_owned())
         }),
@@ -301,6 +310,7 @@ pub fn eval_column<'a>(e: &Expr, frame: &'a Frame) -> Col<'a> {
         ExprKind::Bool(b) => Col::ConstBool(*b),
         ExprKind::Name(name) => match frame.column(name) {
             Ok(Column::Number(v)) => Col::Num(v.clone()),
+            Ok(Column::Small(v)) => Col::Num(super::small_to_f64(v)),
             Ok(Column::Text(t)) => Col::Text(t),
             Err(_) => Col::Missing,
         },
@@ -492,41 +502,6 @@ pub fn eval_column<'a>(e: &Expr, frame: &'a Frame) -> Col<'a> {
                 Col::Rows(rows)
             }
         }
-    }
-}
-
-fn kleene_and(a: Option<bool>, b: Option<bool>) -> Option<bool> {
-    match (a, b) {
-        (Some(false), _) | (_, Some(false)) => Some(false),
-        (Some(true), Some(true)) => Some(true),
-        _ => None,
-    }
-}
-
-fn kleene_or(a: Option<bool>, b: Option<bool>) -> Option<bool> {
-    match (a, b) {
-        (Some(true), _) | (_, Some(true)) => Some(true),
-        (Some(false), Some(false)) => Some(false),
-        _ => None,
-    }
-}
-
-/// `expr`'s ordering of two values (numbers by value, text, booleans).
-fn compare(a: &Value, b: &Value) -> Option<Ordering> {
-    let num = |v: &Value| match v {
-        Value::Int(n) => Some(*n as f64),
-        Value::Decimal(x) => Some(*x),
-        _ => None,
-    };
-    match (a, b) {
-        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
-        (Value::Int(_) | Value::Decimal(_), Value::Int(_) | Value::Decimal(_)) => {
-            num(a)?.partial_cmp(&num(b)?)
-        }
-        (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
-        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
-        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
-        _ => None,
     }
 }
 
