@@ -386,15 +386,30 @@ fn weight(args: cli::WeightArgs) -> Outcome {
         .report
         .clone()
         .unwrap_or_else(|| args.out.with_extension("diagnostics.json"));
+    let design_bytes = match &args.design_out {
+        Some(_) => Some(weighted_design(&plan, &run).map_err(internal)?.into_bytes()),
+        None => None,
+    };
+    let design_tmp = match (&args.design_out, &design_bytes) {
+        (Some(path), Some(bytes)) => Some(write_temp(path, bytes)?),
+        _ => None,
+    };
     let out_tmp = write_temp(&args.out, &csv_bytes)?;
     let report_tmp = write_temp(&report_path, &report_bytes).inspect_err(|_| {
         let _ = std::fs::remove_file(&out_tmp);
     })?;
     std::fs::rename(&out_tmp, &args.out)
         .and_then(|()| std::fs::rename(&report_tmp, &report_path))
+        .and_then(|()| match (&design_tmp, &args.design_out) {
+            (Some(tmp), Some(path)) => std::fs::rename(tmp, path),
+            _ => Ok(()),
+        })
         .map_err(|e| {
             let _ = std::fs::remove_file(&out_tmp);
             let _ = std::fs::remove_file(&report_tmp);
+            if let Some(tmp) = &design_tmp {
+                let _ = std::fs::remove_file(tmp);
+            }
             Failure::user(miette::miette!(
                 "{}: cannot be written: {e}",
                 args.out.display()
@@ -415,6 +430,35 @@ fn weight(args: cli::WeightArgs) -> Outcome {
         weight_done.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The design file of the weighted data: its final weight, and the formed
+/// replicates with the variance settings of their type.
+fn weighted_design(
+    plan: &vicor::weighting::plan::Plan,
+    run: &vicor::weighting::plan::WeightingRun,
+) -> Result<String, serde_saphyr::SerializeError> {
+    let replicates = run
+        .replicate_design
+        .as_ref()
+        .map(|r| vicor::design::ReplicatesSpec {
+            prefix: Some(plan.output.replicate_prefix.clone()),
+            kind: Some(r.kind),
+            rho: (r.rho != 0.0).then_some(r.rho),
+            scale: Some(r.scale),
+            rscales: Some(r.rscales.clone()),
+            mse: Some(r.mse),
+            ..Default::default()
+        });
+    let spec = vicor::design::DesignSpec {
+        weight: Some(plan.output.weight.clone()),
+        replicates,
+        ..Default::default()
+    };
+    Ok(format!(
+        "# written by vicor weight: the weighted data's design\n{}",
+        serde_saphyr::to_string(&spec)?
+    ))
 }
 
 fn internal(e: impl std::fmt::Display) -> Failure {

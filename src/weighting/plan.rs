@@ -34,6 +34,8 @@ use super::margins::{Margin, ModelMatrix, NumericTotal, check_totals};
 use super::poststratify::post_stratify;
 use super::rake::{RakeControl, rake};
 use super::trim::trim_weights;
+use crate::design::{Design, DesignSpec, LonelyPsu, ReplicateType, ReplicatesSpec};
+use crate::frame::{Column, Frame, TextColumn};
 
 /// A weighting plan, as written in `weights/<plan>.yaml`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -183,7 +185,9 @@ pub enum ReplicateKind {
     Multipliers,
 }
 
-/// Replicate columns, re-weighted by the same plan.
+/// Replicate weights, re-weighted by the same plan: read from columns
+/// (`columns` or `prefix`) or formed by the design module (`form`, with the
+/// design's strata, clusters and fpc, as R's `as.svrepdesign`).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicateStep {
@@ -194,6 +198,39 @@ pub struct ReplicateStep {
     pub prefix: Option<String>,
     #[serde(default)]
     pub kind: ReplicateKind,
+    /// Form replicates from the design: jk1, jkn, brr, fay or bootstrap.
+    #[serde(default)]
+    pub form: Option<ReplicateType>,
+    #[serde(default)]
+    pub strata: Option<String>,
+    #[serde(default)]
+    pub clusters: Vec<String>,
+    #[serde(default)]
+    pub fpc: Vec<String>,
+    #[serde(default)]
+    pub nest: bool,
+    #[serde(default)]
+    pub lonely_psu: LonelyPsu,
+    /// Fay's rho.
+    #[serde(default)]
+    pub rho: Option<f64>,
+    /// Bootstrap: number of replicates.
+    #[serde(default)]
+    pub replicates: Option<usize>,
+    /// Bootstrap: seed of the draws.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// The variance settings of formed replicates, for the design file of the
+/// weighted data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicateDesign {
+    pub kind: ReplicateType,
+    pub scale: f64,
+    pub rscales: Vec<f64>,
+    pub mse: bool,
+    pub rho: f64,
 }
 
 fn default_weight_name() -> String {
@@ -285,6 +322,8 @@ pub struct WeightingRun {
     pub steps: Vec<StepReport>,
     /// Replicates only: the largest iterations and margin error over them.
     pub replicate_summary: Option<ReplicateSummary>,
+    /// Formed replicates only: their type, scale and rscales.
+    pub replicate_design: Option<ReplicateDesign>,
 }
 
 /// How the replicate re-weighting went.
@@ -359,10 +398,21 @@ impl Plan {
                 return bad("calibration: maxit must be at least 1 and epsilon positive");
             }
         }
-        if let Some(r) = &self.replicates
-            && r.columns.is_empty() == r.prefix.is_none()
-        {
-            return bad("replicates: give `columns` or `prefix`");
+        if let Some(r) = &self.replicates {
+            let sources = (!r.columns.is_empty()) as usize
+                + r.prefix.is_some() as usize
+                + r.form.is_some() as usize;
+            if sources != 1 {
+                return bad("replicates: give one of `columns`, `prefix` or `form`");
+            }
+            if r.form.is_none()
+                && (r.strata.is_some() || !r.clusters.is_empty() || !r.fpc.is_empty())
+            {
+                return bad("replicates: `strata`, `clusters` and `fpc` go with `form`");
+            }
+            if r.form == Some(ReplicateType::Other) {
+                return bad("replicates: `form` is one of jk1, jkn, brr, fay, bootstrap");
+            }
         }
         Ok(())
     }
@@ -435,7 +485,28 @@ impl Plan {
         let mut replicates = Vec::new();
         let mut replicate_names = Vec::new();
         let mut summary = None;
-        if let Some(r) = &self.replicates {
+        let mut replicate_design = None;
+        if let Some(r) = &self.replicates
+            && r.form.is_some()
+        {
+            let (formed, info) = form_replicates(r, data, &design)?;
+            let mut s = ReplicateSummary {
+                count: formed.len(),
+                max_iterations: 0,
+                max_margin_error: 0.0,
+                trimmed: 0,
+            };
+            for (k, rd) in formed.iter().enumerate() {
+                let (w, pass) = job.run(rd, false)?;
+                s.max_iterations = s.max_iterations.max(pass.iterations);
+                s.max_margin_error = s.max_margin_error.max(pass.margin_error);
+                s.trimmed += pass.trimmed;
+                replicates.push(w);
+                replicate_names.push(format!("{}{}", self.output.replicate_prefix, k + 1));
+            }
+            summary = Some(s);
+            replicate_design = Some(info);
+        } else if let Some(r) = &self.replicates {
             let names: Vec<String> = if r.columns.is_empty() {
                 let prefix = r.prefix.as_deref().unwrap_or_default();
                 let mut found: Vec<(u64, String)> = data
@@ -487,6 +558,7 @@ impl Plan {
             replicate_names,
             steps,
             replicate_summary: summary,
+            replicate_design,
         })
     }
 }
@@ -804,6 +876,81 @@ fn target_pairs(
             Ok((key.join(":"), t))
         })
         .collect()
+}
+
+/// Forms replicate design weights from the base weight `d` with the design
+/// module (R's `as.svrepdesign`): the replicate multipliers depend on the
+/// strata, clusters and fpc only, and multiply `d`.
+fn form_replicates(
+    r: &ReplicateStep,
+    data: &Table,
+    d: &[f64],
+) -> Result<(Vec<Vec<f64>>, ReplicateDesign), WeightingError> {
+    let kind = r.form.expect("called with form");
+    const WEIGHT: &str = "(weight after the within-household step)";
+    let mut columns = vec![(WEIGHT.to_string(), Column::Number(d.to_vec()))];
+    let design_err = |e: crate::design::DesignError| WeightingError::Design(e.to_string());
+    for name in r.strata.iter().chain(&r.clusters) {
+        let values = data.need(name, "replicates")?;
+        columns.push((name.clone(), id_column(values)));
+    }
+    for name in &r.fpc {
+        let values = data.numbers(name, "replicates")?;
+        columns.push((name.clone(), Column::Number(values)));
+    }
+    let frame = Frame::from_columns(columns);
+    let spec = DesignSpec {
+        weight: Some(WEIGHT.to_string()),
+        strata: r.strata.clone(),
+        clusters: r.clusters.clone(),
+        fpc: r.fpc.clone(),
+        nest: r.nest,
+        lonely_psu: r.lonely_psu,
+        ..Default::default()
+    };
+    let design = Design::build(&spec, &frame).map_err(design_err)?;
+    let form = ReplicatesSpec {
+        form: Some(kind),
+        rho: r.rho,
+        replicates: r.replicates,
+        seed: r.seed,
+        ..Default::default()
+    };
+    let rep = crate::design::replicate::form(&design, kind, &form).map_err(design_err)?;
+    let weights = (0..rep.n_replicates())
+        .map(|k| (0..d.len()).map(|i| rep.weight(d, k, i)).collect())
+        .collect();
+    Ok((
+        weights,
+        ReplicateDesign {
+            kind,
+            scale: rep.scale,
+            rscales: rep.rscales.clone(),
+            mse: rep.mse,
+            rho: rep.rho,
+        },
+    ))
+}
+
+/// An id column: numbers when every value is one (so that strata sort as
+/// R sorts numbers, which BRR's Hadamard rows follow), text otherwise.
+fn id_column(values: &[String]) -> Column {
+    let numbers: Option<Vec<f64>> = values.iter().map(|v| v.parse::<f64>().ok()).collect();
+    if let Some(v) = numbers {
+        return Column::Number(v);
+    }
+    let mut levels: Vec<String> = Vec::new();
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    let codes = values
+        .iter()
+        .map(|v| {
+            *index.entry(v.as_str()).or_insert_with(|| {
+                levels.push(v.clone());
+                (levels.len() - 1) as u32
+            })
+        })
+        .collect();
+    Column::Text(TextColumn { codes, levels })
 }
 
 #[cfg(test)]
