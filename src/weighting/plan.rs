@@ -667,8 +667,7 @@ impl<'a> Job<'a> {
                     .map(|v| data.need(v, "calibration"))
                     .collect::<Result<_, _>>()?;
                 let margin = if let [col] = cols[..] {
-                    let values: Vec<&str> = rows.iter().map(|&i| col[i].as_str()).collect();
-                    Margin::new(&name, &values, &t)?
+                    Margin::from_values(&name, rows.iter().map(|&i| col[i].as_str()), &t)?
                 } else {
                     let values: Vec<String> = rows
                         .iter()
