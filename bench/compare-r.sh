@@ -14,11 +14,15 @@ cargo build --release --quiet
 vicor=target/release/vicor
 size=$(stat -c %s "$data")
 echo "data: $data ($size bytes, $n rows)"
+# Wall time, CPU time (user + sys: the fair figure on a shared machine) and
+# peak resident memory.
 measure() { # label command...
     local label=$1; shift
-    local out
-    out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null; } 2>&1 | tail -1 )
-    printf '%-34s %8.2f s  %8.0f MB\n' "$label" "${out% *}" "$(echo "${out#* } / 1024" | bc -l)"
+    local out wall cpu mem
+    out=$( { /usr/bin/time -f "%e %U %S %M" "$@" > /dev/null; } 2>&1 | tail -1 )
+    read -r wall user sys mem <<< "$out"
+    cpu=$(echo "$user + $sys" | bc -l)
+    printf '%-34s wall %7.2f s   cpu %7.2f s   peak %6.0f MB\n' "$label" "$wall" "$cpu" "$(echo "$mem / 1024" | bc -l)"
 }
 measure "vicor (a) Taylor, sex x age" $vicor estimate --data "$data" --design bench/design.yaml --spec bench/sdg-sex-age.yaml --format json
 measure "vicor (b) JKn 80, sex x age" $vicor estimate --data "$data" --design bench/design-jkn.yaml --spec bench/sdg-sex-age.yaml --format json

@@ -72,6 +72,8 @@ pub enum ReplicateType {
     Brr,
     Fay,
     Bootstrap,
+    /// Rao–Wu rescaled bootstrap (m = n − 1), R's subbootstrap.
+    Subbootstrap,
 }
 
 /// Form replicate weights as R's as.svrepdesign does.

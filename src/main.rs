@@ -215,6 +215,7 @@ fn replicate(args: cli::ReplicateArgs) -> Outcome {
         cli::ReplicateType::Brr => vicor::design::ReplicateType::Brr,
         cli::ReplicateType::Fay => vicor::design::ReplicateType::Fay,
         cli::ReplicateType::Bootstrap => vicor::design::ReplicateType::Bootstrap,
+        cli::ReplicateType::Subbootstrap => vicor::design::ReplicateType::Subbootstrap,
     };
     let options = vicor::frame::ReadOptions {
         columns: Some(design_spec.columns()),
@@ -301,8 +302,15 @@ fn replicate(args: cli::ReplicateArgs) -> Outcome {
         vicor::design::ReplicateType::Brr | vicor::design::ReplicateType::Fay => (kind, None, None),
         _ => (kind, Some(rep.scale), None),
     };
+    // The written weights carry the design: strata, clusters and fpc are no
+    // longer read (as R's svrepdesign).
     design_spec.weight = Some(weight_name);
     design_spec.probability = None;
+    design_spec.strata = None;
+    design_spec.clusters = Vec::new();
+    design_spec.fpc = Vec::new();
+    design_spec.nest = false;
+    design_spec.lonely_psu = Default::default();
     design_spec.replicates = Some(vicor::design::ReplicatesSpec {
         columns: names,
         kind: Some(kind_out),

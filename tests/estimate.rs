@@ -364,3 +364,54 @@ fn replicate_writes_weights_that_estimate_reads_back() {
     let taylor = want[0].1["se"].expect("R's SE");
     assert!(close(se_cols, taylor), "{se_cols} vs R {taylor}");
 }
+
+#[test]
+fn r_regenerates_identical_reference_files() {
+    if !crate::util::have_r_survey() {
+        return;
+    }
+    let dir = Dir::new();
+    run(std::process::Command::new("Rscript")
+        .arg("tests/reference/make.R")
+        .current_dir(root())
+        .env("VICOR_REFERENCE_OUT", dir.path()))
+    .assert_code(0);
+    let mut compared = 0;
+    for case in cases() {
+        let name = case.file_name().expect("case name").to_owned();
+        for file in ["design.yaml", "spec.yaml", "expected.csv", "data.txt"] {
+            let committed = std::fs::read(case.join(file)).expect("committed file");
+            let fresh = std::fs::read(
+                dir.path()
+                    .join("tests/reference/cases")
+                    .join(&name)
+                    .join(file),
+            )
+            .expect("R wrote the file");
+            assert!(
+                committed == fresh,
+                "{} differs when R regenerates it: run tests/reference/make.R and review",
+                case.join(file).display()
+            );
+            compared += 1;
+        }
+    }
+    for entry in std::fs::read_dir(root().join("tests/fixtures")).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "csv") {
+            let fresh = std::fs::read(
+                dir.path()
+                    .join("tests/fixtures")
+                    .join(path.file_name().expect("name")),
+            )
+            .expect("R wrote the fixture");
+            assert!(
+                std::fs::read(&path).expect("fixture") == fresh,
+                "{} differs when R regenerates it",
+                path.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "only {compared} files compared");
+}

@@ -187,6 +187,7 @@ impl Design {
 fn id_keys(column: &Column) -> Vec<u64> {
     match column {
         Column::Number(v) => v.iter().map(|x| (x + 0.0).to_bits()).collect(),
+        Column::Small(v) => v.iter().map(|&x| f64::from(x).to_bits()).collect(),
         Column::Text(t) => t.codes.iter().map(|&c| u64::from(c)).collect(),
     }
 }
@@ -211,7 +212,9 @@ fn id_column<'a>(
 fn index_keys<K: std::hash::Hash + Eq + Copy>(
     keys: impl Iterator<Item = K>,
 ) -> (Vec<u32>, Vec<usize>) {
-    let mut map: HashMap<K, u32> = HashMap::new();
+    // Ids are not adversarial: the Fx hash is enough and much faster.
+    let mut map: HashMap<K, u32, std::hash::BuildHasherDefault<crate::frame::FxHasher>> =
+        HashMap::default();
     let mut first = Vec::new();
     let idx = keys
         .enumerate()

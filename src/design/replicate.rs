@@ -383,7 +383,9 @@ pub(crate) fn from_columns(
                 .ok_or_else(|| DesignError::Spec("type fay needs `rho`".into()))?;
             (1.0 / (n_f * (1.0 - rho).powi(2)), r.rscales.clone())
         }
-        ReplicateType::Bootstrap => (r.scale.unwrap_or(1.0 / (n_f - 1.0)), r.rscales.clone()),
+        ReplicateType::Bootstrap | ReplicateType::Subbootstrap => {
+            (r.scale.unwrap_or(1.0 / (n_f - 1.0)), r.rscales.clone())
+        }
         ReplicateType::Jk1 => (r.scale.unwrap_or((n_f - 1.0) / n_f), r.rscales.clone()),
         ReplicateType::Jkn => {
             if r.rscales.is_none() {
@@ -620,9 +622,40 @@ pub fn form(
             let nbar = 1.0 / inv_mean;
             scale = nbar / ((nbar - 1.0) * (reps as f64 - 1.0));
         }
+        ReplicateType::Subbootstrap => {
+            // Rao–Wu: draw n_h − 1 of the n_h PSUs with replacement; the
+            // multiplier is count · n_h/(n_h − 1). Scale 1/(R − 1) (R's
+            // subbootweights). fpc are not used.
+            let reps = r.replicates.unwrap_or(50);
+            if reps < 2 {
+                return Err(DesignError::Spec(
+                    "subbootstrap needs at least 2 replicates".into(),
+                ));
+            }
+            if let Some((h, _)) = members.iter().enumerate().find(|(_, m)| m.len() < 2) {
+                return Err(DesignError::Spec(format!(
+                    "subbootstrap needs at least 2 PSUs per stratum; stratum `{}` has 1",
+                    design.stratum_labels[h]
+                )));
+            }
+            let mut rng = ChaCha8Rng::seed_from_u64(r.seed.unwrap_or(0));
+            factors = vec![0.0; reps * n_psu];
+            for ps in &members {
+                let n = ps.len();
+                let step = n as f64 / (n as f64 - 1.0);
+                for rep in 0..reps {
+                    for _ in 0..n - 1 {
+                        let k = rng.random_range(0..n);
+                        factors[rep * n_psu + ps[k]] += step;
+                    }
+                }
+            }
+            rscales = vec![1.0; reps];
+            scale = 1.0 / (reps as f64 - 1.0);
+        }
         ReplicateType::Other => {
             return Err(DesignError::Spec(
-                "`form` takes jk1, jkn, brr, fay or bootstrap".into(),
+                "`form` takes jk1, jkn, brr, fay, bootstrap or subbootstrap".into(),
             ));
         }
     }
@@ -782,6 +815,64 @@ mod tests {
                 if a == b { dot == n as i64 } else { dot == 0 }
             })
         })
+    }
+
+    fn two_strata_design() -> Design {
+        use crate::frame::{Column, Frame};
+        let f = Frame::from_columns(vec![
+            ("h".into(), Column::Number(vec![1., 1., 1., 2., 2., 2., 2.])),
+            ("c".into(), Column::Number(vec![1., 2., 3., 4., 5., 6., 7.])),
+            ("w".into(), Column::Number(vec![1.; 7])),
+        ]);
+        let spec: DesignSpec =
+            serde_saphyr::from_str("weight: w\nstrata: h\nclusters: [c]\n").expect("spec");
+        Design::build(&spec, &f).expect("design")
+    }
+
+    #[test]
+    fn bootstrap_draws_keep_n_per_stratum_and_follow_the_seed() {
+        let d = two_strata_design();
+        for kind in [ReplicateType::Bootstrap, ReplicateType::Subbootstrap] {
+            let spec = ReplicatesSpec {
+                replicates: Some(30),
+                seed: Some(7),
+                ..ReplicatesSpec::default()
+            };
+            let a = form(&d, kind, &spec).expect("formed");
+            let b = form(&d, kind, &spec).expect("formed");
+            let (
+                ReplicateMatrix::Psu {
+                    factors: fa, n_psu, ..
+                },
+                ReplicateMatrix::Psu { factors: fb, .. },
+            ) = (&a.matrix, &b.matrix)
+            else {
+                panic!("formed replicates are per PSU");
+            };
+            assert_eq!(fa, fb, "same seed, same draws");
+            for r in 0..30 {
+                let s1: f64 = fa[r * n_psu..r * n_psu + 3].iter().sum();
+                let s2: f64 = fa[r * n_psu + 3..(r + 1) * n_psu].iter().sum();
+                assert!(
+                    (s1 - 3.0).abs() < 1e-12 && (s2 - 4.0).abs() < 1e-12,
+                    "{kind:?} replicate {r}"
+                );
+            }
+            let other = form(
+                &d,
+                kind,
+                &ReplicatesSpec {
+                    replicates: Some(30),
+                    seed: Some(8),
+                    ..ReplicatesSpec::default()
+                },
+            )
+            .expect("formed");
+            let ReplicateMatrix::Psu { factors: fc, .. } = &other.matrix else {
+                panic!("per PSU");
+            };
+            assert_ne!(fa, fc, "another seed, other draws");
+        }
     }
 
     #[test]

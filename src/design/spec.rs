@@ -42,7 +42,10 @@ pub enum ReplicateType {
     Jkn,
     Brr,
     Fay,
+    /// R's bootstrap (`bootweights`): n_h PSUs drawn with replacement.
     Bootstrap,
+    /// Rao–Wu rescaled bootstrap with m_h = n_h − 1 (R's `subbootstrap`).
+    Subbootstrap,
     Other,
 }
 
@@ -54,6 +57,7 @@ impl ReplicateType {
             ReplicateType::Brr => "brr",
             ReplicateType::Fay => "fay",
             ReplicateType::Bootstrap => "bootstrap",
+            ReplicateType::Subbootstrap => "subbootstrap",
             ReplicateType::Other => "other",
         }
     }

@@ -289,6 +289,14 @@ pub fn estimate(
     };
     // Residual variable u for the design effect: y (mean, total) or y − θx (ratio).
     let u = |i: usize| -> f64 { if uses_x { y[i] - theta * xv(i) } else { y[i] } };
+    // ū of the deff's residual is known from the totals (Σwy/Σw, or
+    // (Σwy − θΣwx)/Σw for a ratio), so Σ w (u − ū)² can ride along with the
+    // score pass.
+    let ubar = match statistic {
+        Statistic::Ratio => (sum_y - theta * sum_x) / sum_w,
+        _ => sum_y / sum_w,
+    };
+    let mut ss = 0.0;
     let (variance, df, replicate_t_var) = match design.method() {
         VarianceMethod::Linearization(lin) => {
             let unit_of_row = lin.unit_of_row();
@@ -304,6 +312,8 @@ pub fn estimate(
                     Statistic::Mean | Statistic::Proportion => w[i] * (y[i] - theta) / denom,
                     Statistic::Ratio => w[i] * (y[i] - theta * xv(i)) / denom,
                 };
+                let d = u(i) - ubar;
+                ss += w[i] * d * d;
                 let un = unit_of_row[i];
                 if !ws.unit_seen[un as usize] {
                     ws.unit_seen[un as usize] = true;
@@ -321,6 +331,13 @@ pub fn estimate(
             (v.variance, Some(df), None)
         }
         VarianceMethod::Replicates(rep) => {
+            ss = rows
+                .iter()
+                .map(|&i| {
+                    let d = u(i as usize) - ubar;
+                    w[i as usize] * d * d
+                })
+                .sum::<f64>();
             let totals = rep.totals(
                 w,
                 rows,
@@ -365,18 +382,6 @@ pub fn estimate(
         if n < 2 || sum_w <= n as f64 {
             return None;
         }
-        let ubar = rows
-            .iter()
-            .map(|&i| w[i as usize] * u(i as usize))
-            .sum::<f64>()
-            / sum_w;
-        let ss = rows
-            .iter()
-            .map(|&i| {
-                let d = u(i as usize) - ubar;
-                w[i as usize] * d * d
-            })
-            .sum::<f64>();
         let nf = n as f64;
         let s2 = ss / sum_w * nf / (nf - 1.0);
         let srs = s2 * (sum_w - nf) / (sum_w * nf);
@@ -411,4 +416,46 @@ pub fn estimate(
         est.flags.push(Flag::HighCv);
     }
     Ok(est)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est(p: f64, var: f64, n: usize, df: u64) -> Estimate {
+        Estimate {
+            statistic: Statistic::Proportion,
+            estimate: Some(p),
+            variance: Some(var),
+            df: Some(df),
+            deff: None,
+            n,
+            weighted_n: n as f64,
+            flags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn zero_variance_proportion_gets_the_exact_srs_interval() {
+        let e = est(0.0, 0.0, 35, 20);
+        let (lo, hi) = e.ci(0.95, CiMethod::Beta).expect("defined");
+        assert_eq!(lo, 0.0);
+        assert!((hi - (1.0 - 0.025f64.powf(1.0 / 35.0))).abs() < 1e-15);
+        assert_eq!(e.ci(0.95, CiMethod::Logit), Some((lo, hi)));
+        assert_eq!(e.ci(0.95, CiMethod::Wald), Some((0.0, 0.0)));
+        let one = est(1.0, 0.0, 10, 5);
+        let (lo, hi) = one.ci(0.95, CiMethod::Beta).expect("defined");
+        assert!((lo - 0.025f64.powf(0.1)).abs() < 1e-15 && hi == 1.0);
+    }
+
+    #[test]
+    fn no_interval_without_degrees_of_freedom_and_no_cv_at_zero() {
+        assert_eq!(est(0.3, 0.01, 10, 0).ci(0.95, CiMethod::Wald), None);
+        let zero = Estimate {
+            statistic: Statistic::Total,
+            ..est(0.0, 1.0, 10, 5)
+        };
+        assert_eq!(zero.cv(), None);
+        assert_eq!(est(1.5, 0.01, 10, 5).ci(0.95, CiMethod::Logit), None);
+    }
 }

@@ -99,8 +99,9 @@ pub fn run(
     let mut ws = Workspace::default();
     let mut out = Vec::new();
     let total = spec.estimates.len();
+    let mut last: Option<Prepared> = None;
     for (k, e) in spec.estimates.iter().enumerate() {
-        out.extend(run_one(e, design, frame, &mut ws)?);
+        out.extend(run_one(e, design, frame, &mut ws, &mut last)?);
         progress(k + 1, total);
     }
     Ok(out)
@@ -129,15 +130,44 @@ fn numbers<'a>(
     }
 }
 
+/// The variables, domain rows and whole-domain estimate of the previous
+/// entry: a preset lists one indicator with several `by`s in a row, and they
+/// share all three. One entry only, so memory stays that of one estimate.
+struct Prepared {
+    key: (Target, Option<String>),
+    y: Vec<f64>,
+    x: Option<Vec<f64>>,
+    rows: Vec<u32>,
+    total: Estimate,
+}
+
 fn run_one(
     e: &EstimateSpec,
     design: &Design,
     frame: &Frame,
     ws: &mut Workspace,
+    last: &mut Option<Prepared>,
 ) -> Result<Vec<Row>, EstimateError> {
     let target = e.target()?;
+    let key = (target.clone(), e.domain.clone());
+    if last.as_ref().is_none_or(|p| p.key != key) {
+        *last = None;
+        *last = Some(prepare(e, design, frame, ws, key)?);
+    }
+    let prepared = last.as_ref().expect("prepared above");
+    cells(e, design, frame, ws, prepared)
+}
+
+fn prepare(
+    e: &EstimateSpec,
+    design: &Design,
+    frame: &Frame,
+    ws: &mut Workspace,
+    key: (Target, Option<String>),
+) -> Result<Prepared, EstimateError> {
+    let target = &key.0;
     let statistic = target.statistic();
-    let (y, x) = match &target {
+    let (y, x) = match target {
         Target::Mean(s) | Target::Total(s) => (numbers(e, s, frame, false)?, None),
         Target::Proportion(s) => (numbers(e, s, frame, true)?, None),
         Target::Ratio(a, b) => (
@@ -171,6 +201,25 @@ fn run_one(
                 .map_or("(everyone)".to_owned(), |d| format!("`{d}`")),
         });
     }
+    let total = estimate(design, statistic, &y, x.as_deref(), &rows_all, ws)?;
+    Ok(Prepared {
+        y: y.into_owned(),
+        x: x.map(|x| x.into_owned()),
+        rows: rows_all,
+        total,
+        key,
+    })
+}
+
+fn cells(
+    e: &EstimateSpec,
+    design: &Design,
+    frame: &Frame,
+    ws: &mut Workspace,
+    p: &Prepared,
+) -> Result<Vec<Row>, EstimateError> {
+    let statistic = p.key.0.statistic();
+    let rows_all = &p.rows;
     let method = e.ci_method();
     let level = e.level();
     let make_row = |est: Estimate, by: Vec<(String, String)>| -> Row {
@@ -184,12 +233,9 @@ fn run_one(
             level,
         }
     };
-    let yv: &[f64] = &y;
-    let xv: Option<&[f64]> = x.as_deref();
-    let mut out = vec![make_row(
-        estimate(design, statistic, yv, xv, &rows_all, ws)?,
-        Vec::new(),
-    )];
+    let yv: &[f64] = &p.y;
+    let xv: Option<&[f64]> = p.x.as_deref();
+    let mut out = vec![make_row(p.total.clone(), Vec::new())];
     if e.by.is_empty() {
         return Ok(out);
     }
@@ -201,32 +247,65 @@ fn run_one(
         codes.push(c);
         labels.push(l);
     }
-    let mut cell_rows: HashMap<Vec<u32>, Vec<u32>> = HashMap::new();
-    'rows: for &i in &rows_all {
-        let mut key = Vec::with_capacity(codes.len());
-        for c in &codes {
+    // Cell number in mixed radix, first variable fastest: sorting cells by
+    // number is R's svyby order.
+    let radix: Vec<u64> = labels.iter().map(|l| l.len().max(1) as u64).collect();
+    let mut cell_of: Vec<u64> = Vec::with_capacity(rows_all.len());
+    let mut present: Vec<u64> = Vec::new();
+    'rows: for &i in rows_all {
+        let mut cell = 0u64;
+        let mut mult = 1u64;
+        for (c, &r) in codes.iter().zip(&radix) {
             let v = c[i as usize];
             if v == MISSING {
+                cell_of.push(u64::MAX);
                 continue 'rows;
             }
-            key.push(v);
+            cell += u64::from(v) * mult;
+            mult = mult.saturating_mul(r);
         }
-        cell_rows.entry(key).or_default().push(i);
+        cell_of.push(cell);
+        present.push(cell);
     }
-    let mut cells: Vec<(Vec<u32>, Vec<u32>)> = cell_rows.into_iter().collect();
-    // Last variable slowest, first fastest (R's svyby).
-    cells.sort_by(|a, b| a.0.iter().rev().cmp(b.0.iter().rev()));
-    for (key, rows) in cells {
+    present.sort_unstable();
+    present.dedup();
+    let mut cell_rows: Vec<Vec<u32>> = vec![Vec::new(); present.len()];
+    let span = radix.iter().try_fold(1u64, |a, &r| a.checked_mul(r));
+    match span {
+        // Few possible cells: index them directly.
+        Some(span) if span <= 1 << 22 => {
+            let mut slot = vec![usize::MAX; span as usize];
+            for (k, &c) in present.iter().enumerate() {
+                slot[c as usize] = k;
+            }
+            for (&i, &c) in rows_all.iter().zip(&cell_of) {
+                if c != u64::MAX {
+                    cell_rows[slot[c as usize]].push(i);
+                }
+            }
+        }
+        _ => {
+            let slot: HashMap<u64, usize> =
+                present.iter().enumerate().map(|(k, &c)| (c, k)).collect();
+            for (&i, &c) in rows_all.iter().zip(&cell_of) {
+                if c != u64::MAX {
+                    cell_rows[slot[&c]].push(i);
+                }
+            }
+        }
+    }
+    for (&cell, rows) in present.iter().zip(&cell_rows) {
+        let mut rest = cell;
         let by =
             e.by.iter()
-                .zip(&key)
                 .enumerate()
-                .map(|(k, (name, &c))| (name.clone(), labels[k][c as usize].clone()))
+                .map(|(k, name)| {
+                    let code = (rest % radix[k]) as usize;
+                    rest /= radix[k];
+                    (name.clone(), labels[k][code].clone())
+                })
                 .collect();
-        out.push(make_row(
-            estimate(design, statistic, yv, xv, &rows, ws)?,
-            by,
-        ));
+        out.push(make_row(estimate(design, statistic, yv, xv, rows, ws)?, by));
     }
     Ok(out)
 }
@@ -235,6 +314,32 @@ fn run_one(
 /// (numeric when every value is a number), with their labels.
 fn sorted_codes(column: &Column) -> (Vec<u32>, Vec<String>) {
     match column {
+        Column::Small(v) => {
+            // At most 255 distinct values: find them by counting.
+            let mut seen = [false; 256];
+            for &x in v {
+                if x != crate::frame::SMALL_MISSING {
+                    seen[(i16::from(x) + 128) as usize] = true;
+                }
+            }
+            let mut rank = [MISSING; 256];
+            let mut labels = Vec::new();
+            for (k, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
+                rank[k] = labels.len() as u32;
+                labels.push((k as i16 - 128).to_string());
+            }
+            let codes = v
+                .iter()
+                .map(|&x| {
+                    if x == crate::frame::SMALL_MISSING {
+                        MISSING
+                    } else {
+                        rank[(i16::from(x) + 128) as usize]
+                    }
+                })
+                .collect();
+            (codes, labels)
+        }
         Column::Number(v) => {
             let mut distinct: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
             distinct.sort_by(f64::total_cmp);

@@ -116,6 +116,7 @@ pub fn eval_source<'a>(source: &str, frame: &'a Frame) -> Result<Values<'a>, Str
     if is_identifier(source) && frame.has(source.trim()) {
         return match frame.column(source.trim()).map_err(|e| e.to_string())? {
             Column::Number(v) => Ok(Values::Numbers(Cow::Borrowed(v))),
+            Column::Small(v) => Ok(Values::Numbers(Cow::Owned(super::small_to_f64(v)))),
             Column::Text(t) => Ok(Values::Text(t)),
         };
     }
@@ -182,6 +183,13 @@ pub enum Col<'a> {
 pub fn cell_value(frame: &Frame, name: &str, i: usize) -> Value {
     match frame.column(name) {
         Ok(Column::Number(v)) => number_value(v[i]),
+        Ok(Column::Small(v)) => {
+            if v[i] == super::SMALL_MISSING {
+                Value::Missing(Missing::Skipped)
+            } else {
+                Value::Int(i64::from(v[i]))
+            }
+        }
         Ok(Column::Text(t)) => t.get(i).map_or(Value::Missing(Missing::Skipped), |s| {
             Value::Text(s.to_owned())
         }),
@@ -301,6 +309,7 @@ pub fn eval_column<'a>(e: &Expr, frame: &'a Frame) -> Col<'a> {
         ExprKind::Bool(b) => Col::ConstBool(*b),
         ExprKind::Name(name) => match frame.column(name) {
             Ok(Column::Number(v)) => Col::Num(v.clone()),
+            Ok(Column::Small(v)) => Col::Num(super::small_to_f64(v)),
             Ok(Column::Text(t)) => Col::Text(t),
             Err(_) => Col::Missing,
         },
