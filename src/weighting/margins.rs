@@ -124,11 +124,9 @@ impl Margin {
             let k = if targets.len() <= LINEAR_SCAN {
                 // Length and first byte first: most mismatches stop there.
                 let first = v.as_bytes().first();
-                targets
-                    .iter()
-                    .position(|(c, _)| {
-                        c.len() == v.len() && c.as_bytes().first() == first && c == v
-                    })
+                targets.iter().position(|(c, _)| {
+                    c.len() == v.len() && c.as_bytes().first() == first && c == v
+                })
             } else {
                 index.get(v).copied()
             }
