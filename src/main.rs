@@ -343,7 +343,12 @@ fn weight(args: cli::WeightArgs) -> Outcome {
     let text = read_text(&args.plan)?;
     let plan = Plan::from_yaml(&text)
         .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.plan.display())))?;
-    let data = read_table(&args.data)?;
+    let options = vicor::frame::ReadOptions {
+        columns: None,
+        text: plan.text_columns().into_iter().collect(),
+    };
+    let data = vicor::frame::Frame::read_path(&args.data, &options, &mut |_| {})
+        .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.data.display())))?;
     let plan_dir = args
         .plan
         .parent()
@@ -361,31 +366,52 @@ fn weight(args: cli::WeightArgs) -> Outcome {
     let weight_done = std::time::Instant::now();
     let mut added = vec![plan.output.weight.clone()];
     added.extend(run.replicate_names.iter().cloned());
-    if let Some(clash) = added.iter().find(|c| data.names.contains(c)) {
+    if let Some(clash) = added.iter().find(|c| data.names().contains(c)) {
         return Err(Failure::user(miette::miette!(
             "{}: the data already has a column `{clash}`; choose other names under `output:` in the plan",
             args.data.display()
         )));
     }
+    // The input is copied record by record, as read, with the new columns.
+    let n_rows = data.n_rows();
+    drop(data);
     let mut csv_bytes = Vec::new();
     {
+        let bad = |e: csv::Error| Failure::user(miette::miette!("{}: {e}", args.data.display()));
+        let mut reader = csv::Reader::from_path(&args.data).map_err(bad)?;
         let mut w = csv::Writer::from_writer(&mut csv_bytes);
-        let mut header: Vec<&str> = data.names.iter().map(String::as_str).collect();
-        header.extend(added.iter().map(String::as_str));
-        w.write_record(&header).map_err(internal)?;
-        let mut record: Vec<String> = Vec::with_capacity(header.len());
-        for i in 0..data.len() {
-            record.clear();
-            record.extend(data.columns.iter().map(|c| c[i].clone()));
-            record.push(run.weights[i].to_string());
-            record.extend(run.replicates.iter().map(|r| r[i].to_string()));
-            w.write_record(&record).map_err(internal)?;
+        let mut header = reader.byte_headers().map_err(bad)?.clone();
+        for a in &added {
+            header.push_field(a.as_bytes());
+        }
+        w.write_byte_record(&header).map_err(internal)?;
+        let mut record = csv::ByteRecord::new();
+        let mut i = 0;
+        let mut buf = number_buffer();
+        while reader.read_byte_record(&mut record).map_err(bad)? {
+            if i >= n_rows {
+                return Err(Failure::internal(miette::miette!(
+                    "{} changed while it was being weighted",
+                    args.data.display()
+                )));
+            }
+            buf.clear();
+            use std::fmt::Write as _;
+            let _ = write!(buf, "{}", run.weights[i]);
+            record.push_field(buf.as_bytes());
+            for r in &run.replicates {
+                buf.clear();
+                let _ = write!(buf, "{}", r[i]);
+                record.push_field(buf.as_bytes());
+            }
+            w.write_byte_record(&record).map_err(internal)?;
+            i += 1;
         }
         w.flush().map_err(internal)?;
     }
     let report = serde_json::json!({
         "plan": args.plan.display().to_string(),
-        "rows": data.len(),
+        "rows": n_rows,
         "steps": run.steps,
         "replicates": run.replicate_summary,
     });
@@ -427,7 +453,7 @@ fn weight(args: cli::WeightArgs) -> Outcome {
     println!(
         "wrote {} ({} rows) and {}",
         args.out.display(),
-        data.len(),
+        n_rows,
         report_path.display()
     );
     // Timings go to stderr so that stdout stays the same from run to run.
@@ -478,7 +504,12 @@ fn read_text(path: &std::path::Path) -> Result<String, Failure> {
         .map_err(|e| Failure::user(miette::miette!("{}: cannot be read: {e}", path.display())))
 }
 
-/// Reads a CSV into text columns (until the `frame` module serves `weight`).
+/// A reusable buffer for formatting numbers.
+fn number_buffer() -> String {
+    String::with_capacity(32)
+}
+
+/// Reads a CSV into text columns (the targets tables).
 fn read_table(path: &std::path::Path) -> Result<vicor::weighting::plan::Table, Failure> {
     let bad = |e: csv::Error| Failure::user(miette::miette!("{}: {e}", path.display()));
     let mut rdr = csv::ReaderBuilder::new()

@@ -141,6 +141,29 @@ impl Margin {
         Margin::finish(name, targets, &count, raw)
     }
 
+    /// Builds a margin from labelled rows: `codes` index `levels`, which are
+    /// matched to the targets once (not once per row).
+    pub fn from_labels(
+        name: &str,
+        codes: impl ExactSizeIterator<Item = u32>,
+        levels: &[String],
+        targets: &[(String, f64)],
+    ) -> Result<Margin, WeightingError> {
+        let to_target: Vec<Option<u32>> = levels
+            .iter()
+            .map(|l| targets.iter().position(|(c, _)| c == l).map(|k| k as u32))
+            .collect();
+        let mut out = Vec::with_capacity(codes.len());
+        for c in codes {
+            let k = to_target[c as usize].ok_or_else(|| WeightingError::CategoryNotInTargets {
+                margin: name.to_string(),
+                category: levels[c as usize].clone(),
+            })?;
+            out.push(k);
+        }
+        Margin::from_codes(name, out, targets)
+    }
+
     /// Builds a margin from category indices already computed (`codes[i]`
     /// indexes `targets`), with the same checks as [`Margin::new`].
     pub fn from_codes(

@@ -311,6 +311,155 @@ impl Table {
     }
 }
 
+/// Labels of a categorical column: a code per row into `levels`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Labels {
+    pub codes: Vec<u32>,
+    pub levels: Vec<String>,
+}
+
+impl Labels {
+    /// The label of row `i`.
+    pub fn get(&self, i: usize) -> &str {
+        &self.levels[self.codes[i] as usize]
+    }
+
+    /// Codes text values in order of first appearance.
+    pub fn intern<'s>(values: impl Iterator<Item = &'s str>) -> Labels {
+        let mut index: HashMap<&'s str, u32> = HashMap::new();
+        let mut levels = Vec::new();
+        let codes = values
+            .map(|v| {
+                *index.entry(v).or_insert_with(|| {
+                    levels.push(v.to_string());
+                    (levels.len() - 1) as u32
+                })
+            })
+            .collect();
+        Labels { codes, levels }
+    }
+}
+
+/// The data a plan reads: numbers and labelled categories by column name.
+/// Implemented for [`Table`] (text cells) and for the `frame` module's
+/// [`Frame`] (typed, coded columns), which `vicor weight` uses.
+pub trait Columns {
+    fn n_rows(&self) -> usize;
+    fn column_names(&self) -> Vec<String>;
+    /// A column as numbers; an empty cell or text is an error naming the row.
+    fn numbers(&self, name: &str, step: &str) -> Result<Vec<f64>, WeightingError>;
+    /// A column as labels; an empty cell is the label "".
+    fn labels(&self, name: &str, step: &str) -> Result<Labels, WeightingError>;
+}
+
+impl Columns for Table {
+    fn n_rows(&self) -> usize {
+        self.len()
+    }
+
+    fn column_names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    fn numbers(&self, name: &str, step: &str) -> Result<Vec<f64>, WeightingError> {
+        Table::numbers(self, name, step)
+    }
+
+    fn labels(&self, name: &str, step: &str) -> Result<Labels, WeightingError> {
+        Ok(Labels::intern(
+            self.need(name, step)?.iter().map(String::as_str),
+        ))
+    }
+}
+
+impl Columns for Frame {
+    fn n_rows(&self) -> usize {
+        Frame::n_rows(self)
+    }
+
+    fn column_names(&self) -> Vec<String> {
+        self.names().to_vec()
+    }
+
+    fn numbers(&self, name: &str, step: &str) -> Result<Vec<f64>, WeightingError> {
+        let missing = || WeightingError::MissingColumn {
+            column: name.to_string(),
+            step: step.to_string(),
+        };
+        match self.column(name).map_err(|_| missing())? {
+            Column::Text(t) => {
+                let i = (0..t.codes.len())
+                    .find(|&i| t.get(i).is_some_and(|v| v.parse::<f64>().is_err()));
+                Err(WeightingError::NotANumber {
+                    row: i.map_or(1, |i| i + 1),
+                    column: name.to_string(),
+                    value: i.and_then(|i| t.get(i)).unwrap_or_default().to_string(),
+                })
+            }
+            _ => {
+                let v = Frame::numbers(self, name).map_err(|_| missing())?;
+                match v.iter().position(|x| x.is_nan()) {
+                    Some(i) => Err(WeightingError::NotANumber {
+                        row: i + 1,
+                        column: name.to_string(),
+                        value: String::new(),
+                    }),
+                    None => Ok(v.into_owned()),
+                }
+            }
+        }
+    }
+
+    fn labels(&self, name: &str, step: &str) -> Result<Labels, WeightingError> {
+        let missing = || WeightingError::MissingColumn {
+            column: name.to_string(),
+            step: step.to_string(),
+        };
+        Ok(match self.column(name).map_err(|_| missing())? {
+            Column::Text(t) => {
+                let mut levels = t.levels.clone();
+                let empty = levels.len() as u32;
+                let mut has_missing = false;
+                let codes = t
+                    .codes
+                    .iter()
+                    .map(|&c| {
+                        if c == crate::frame::MISSING {
+                            has_missing = true;
+                            empty
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                if has_missing {
+                    levels.push(String::new());
+                }
+                Labels { codes, levels }
+            }
+            _ => {
+                let v = Frame::numbers(self, name).map_err(|_| missing())?;
+                let mut index: HashMap<u64, u32> = HashMap::new();
+                let mut levels = Vec::new();
+                let codes = v
+                    .iter()
+                    .map(|x| {
+                        *index.entry((x + 0.0).to_bits()).or_insert_with(|| {
+                            levels.push(if x.is_nan() {
+                                String::new()
+                            } else {
+                                x.to_string()
+                            });
+                            (levels.len() - 1) as u32
+                        })
+                    })
+                    .collect();
+                Labels { codes, levels }
+            }
+        })
+    }
+}
+
 /// The outcome of a plan: final weights (0 for nonrespondents), replicate
 /// weights, and what every step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -417,6 +566,28 @@ impl Plan {
         Ok(())
     }
 
+    /// Columns the plan reads as categories (margins, classes, the
+    /// respondent flag, strata and clusters): read them as text so that
+    /// labels such as `01` keep their spelling.
+    pub fn text_columns(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(nr) = &self.nonresponse {
+            out.push(nr.respondent.clone());
+            out.extend(nr.classes.iter().cloned());
+        }
+        if let Some(c) = &self.calibration {
+            for m in c.margins.iter().filter(|m| m.total.is_none()) {
+                out.extend(m.variable.iter().cloned());
+                out.extend(m.variables.iter().cloned());
+            }
+        }
+        if let Some(r) = &self.replicates {
+            out.extend(r.strata.iter().cloned());
+            out.extend(r.clusters.iter().cloned());
+        }
+        out
+    }
+
     /// Target files the plan names, as written in it (relative paths are
     /// relative to the plan file).
     pub fn target_files(&self) -> Vec<String> {
@@ -436,10 +607,10 @@ impl Plan {
     /// calibration that does not converge.
     pub fn apply(
         &self,
-        data: &Table,
+        data: &dyn Columns,
         targets: &HashMap<String, Table>,
     ) -> Result<WeightingRun, WeightingError> {
-        let n = data.len();
+        let n = data.n_rows();
         let mut steps = Vec::new();
         // 1. Base weights.
         let probs: Vec<(String, Vec<f64>)> = self
@@ -510,7 +681,7 @@ impl Plan {
             let names: Vec<String> = if r.columns.is_empty() {
                 let prefix = r.prefix.as_deref().unwrap_or_default();
                 let mut found: Vec<(u64, String)> = data
-                    .names
+                    .column_names()
                     .iter()
                     .filter_map(|c| {
                         let rest = c.strip_prefix(prefix)?;
@@ -592,23 +763,27 @@ struct Job<'a> {
 impl<'a> Job<'a> {
     fn new(
         plan: &'a Plan,
-        data: &Table,
+        data: &dyn Columns,
         targets: &HashMap<String, Table>,
         d: &[f64],
     ) -> Result<Job<'a>, WeightingError> {
-        let n = data.len();
+        let n = data.n_rows();
         let (respondent, classes, rule) = match &plan.nonresponse {
             Some(nr) => {
-                let flag = data.need(&nr.respondent, "nonresponse")?;
-                let respondent: Vec<bool> =
-                    flag.iter().map(|v| *v == nr.respondent_value).collect();
-                let cols: Vec<&[String]> = nr
+                let flag = data.labels(&nr.respondent, "nonresponse")?;
+                let yes: Vec<bool> = flag
+                    .levels
+                    .iter()
+                    .map(|l| *l == nr.respondent_value)
+                    .collect();
+                let respondent: Vec<bool> = flag.codes.iter().map(|&c| yes[c as usize]).collect();
+                let cols: Vec<Labels> = nr
                     .classes
                     .iter()
-                    .map(|c| data.need(c, "nonresponse"))
+                    .map(|c| data.labels(c, "nonresponse"))
                     .collect::<Result<_, _>>()?;
                 let keys: Vec<Vec<String>> = (0..n)
-                    .map(|i| cols.iter().map(|c| c[i].clone()).collect())
+                    .map(|i| cols.iter().map(|c| c.get(i).to_string()).collect())
                     .collect();
                 let rule = CollapseRule {
                     min_respondents: nr.min_respondents,
@@ -662,21 +837,16 @@ impl<'a> Job<'a> {
                     WeightingError::Plan(format!("calibration: targets `{file}` were not loaded"))
                 })?;
                 let t = target_pairs(table, &vars, file)?;
-                let cols: Vec<&[String]> = vars
+                let cols: Vec<Labels> = vars
                     .iter()
-                    .map(|v| data.need(v, "calibration"))
+                    .map(|v| data.labels(v, "calibration"))
                     .collect::<Result<_, _>>()?;
-                let margin = if let [col] = cols[..] {
-                    Margin::from_values(&name, rows.iter().map(|&i| col[i].as_str()), &t)?
+                let margin = if let [col] = &cols[..] {
+                    Margin::from_labels(&name, rows.iter().map(|&i| col.codes[i]), &col.levels, &t)?
                 } else {
                     let values: Vec<String> = rows
                         .iter()
-                        .map(|&i| {
-                            cols.iter()
-                                .map(|c| c[i].as_str())
-                                .collect::<Vec<_>>()
-                                .join(":")
-                        })
+                        .map(|&i| cols.iter().map(|c| c.get(i)).collect::<Vec<_>>().join(":"))
                         .collect();
                     Margin::new(&name, &values, &t)?
                 };
@@ -882,7 +1052,7 @@ fn target_pairs(
 /// strata, clusters and fpc only, and multiply `d`.
 fn form_replicates(
     r: &ReplicateStep,
-    data: &Table,
+    data: &dyn Columns,
     d: &[f64],
 ) -> Result<(Vec<Vec<f64>>, ReplicateDesign), WeightingError> {
     let kind = r.form.expect("called with form");
@@ -890,8 +1060,8 @@ fn form_replicates(
     let mut columns = vec![(WEIGHT.to_string(), Column::Number(d.to_vec()))];
     let design_err = |e: crate::design::DesignError| WeightingError::Design(e.to_string());
     for name in r.strata.iter().chain(&r.clusters) {
-        let values = data.need(name, "replicates")?;
-        columns.push((name.clone(), id_column(values)));
+        let labels = data.labels(name, "replicates")?;
+        columns.push((name.clone(), id_column(labels)));
     }
     for name in &r.fpc {
         let values = data.numbers(name, "replicates")?;
@@ -931,25 +1101,21 @@ fn form_replicates(
     ))
 }
 
-/// An id column: numbers when every value is one (so that strata sort as
+/// An id column: numbers when every label is one (so that strata sort as
 /// R sorts numbers, which BRR's Hadamard rows follow), text otherwise.
-fn id_column(values: &[String]) -> Column {
-    let numbers: Option<Vec<f64>> = values.iter().map(|v| v.parse::<f64>().ok()).collect();
-    if let Some(v) = numbers {
-        return Column::Number(v);
-    }
-    let mut levels: Vec<String> = Vec::new();
-    let mut index: HashMap<&str, u32> = HashMap::new();
-    let codes = values
+fn id_column(labels: Labels) -> Column {
+    let numbers: Option<Vec<f64>> = labels
+        .levels
         .iter()
-        .map(|v| {
-            *index.entry(v.as_str()).or_insert_with(|| {
-                levels.push(v.clone());
-                (levels.len() - 1) as u32
-            })
-        })
+        .map(|v| v.parse::<f64>().ok())
         .collect();
-    Column::Text(TextColumn { codes, levels })
+    if let Some(v) = numbers {
+        return Column::Number(labels.codes.iter().map(|&c| v[c as usize]).collect());
+    }
+    Column::Text(TextColumn {
+        codes: labels.codes,
+        levels: labels.levels,
+    })
 }
 
 #[cfg(test)]
