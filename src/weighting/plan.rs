@@ -19,8 +19,9 @@
 //!    each calibrated on its own, so that the replicate variance accounts
 //!    for nonresponse adjustment and calibration.
 //!
-//! Nothing here reads files: the caller reads the data and the target
-//! tables and hands them over as [`Table`]s.
+//! Nothing here reads files: the caller reads the data (a [`Frame`], or
+//! anything that implements [`Columns`]) and the target tables ([`Table`]s)
+//! and hands them over.
 
 use std::collections::HashMap;
 
@@ -260,9 +261,8 @@ impl Default for OutputNames {
     }
 }
 
-/// Columns of text, as read from a CSV (with surrounding spaces already
-/// trimmed by the reader). Until `frame` lands this is the plan's view of
-/// the data.
+/// Columns of text, as read from a CSV: the targets tables, and data for
+/// callers without a [`Frame`] (tests).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Table {
     pub names: Vec<String>,
