@@ -81,7 +81,7 @@ fn estimate(args: cli::EstimateArgs) -> Outcome {
     };
     let mut progress = Progress::new(&args.data);
     let frame = vicor::frame::Frame::read_path(&args.data, &options, &mut |b| progress.bytes(b))
-        .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.data.display())))?;
+        .map_err(|e| data_error(&args.data, e))?;
     let design = vicor::design::Design::build(&design_spec, &frame)
         .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.design.display())))?;
     let rows = vicor::estimate::run::run(&spec, &design, &frame, &mut |done, total| {
@@ -98,6 +98,14 @@ fn estimate(args: cli::EstimateArgs) -> Outcome {
     written.map_err(|e| Failure::internal(miette::miette!("formatting the results: {e}")))?;
     write_output(args.out.as_deref(), &buffer)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A data-reading error with the file named once.
+fn data_error(path: &std::path::Path, e: vicor::frame::FrameError) -> Failure {
+    match e {
+        vicor::frame::FrameError::Io { .. } => Failure::user(miette::miette!("{e}")),
+        e => Failure::user(miette::miette!("{}: {e}", path.display())),
+    }
 }
 
 /// Reads and parses a YAML file, naming the file in the error.
@@ -223,7 +231,7 @@ fn replicate(args: cli::ReplicateArgs) -> Outcome {
     };
     let mut progress = Progress::new(&args.data);
     let frame = vicor::frame::Frame::read_path(&args.data, &options, &mut |b| progress.bytes(b))
-        .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.data.display())))?;
+        .map_err(|e| data_error(&args.data, e))?;
     progress.finish();
     let taylor = vicor::design::Design::build(&design_spec, &frame)
         .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.design.display())))?;

@@ -95,8 +95,8 @@ pub enum VarianceMethod {
 pub struct Design {
     weights: Vec<f64>,
     method: VarianceMethod,
-    /// The linearization structure (kept for replicate designs formed from
-    /// it, for `vicor replicate` and for weighting).
+    /// The linearization structure of a replicate design formed from a
+    /// Taylor design (for weighting); a Taylor design keeps it in `method`.
     taylor: Option<Linearization>,
     /// Stage-1 PSU of each row and stratum of each PSU (Taylor designs).
     psu_of_row: Vec<u32>,
@@ -124,7 +124,15 @@ impl Design {
     /// The linearization structure; `None` for designs read from replicate
     /// columns.
     pub fn linearization(&self) -> Option<&Linearization> {
-        self.taylor.as_ref()
+        match &self.method {
+            VarianceMethod::Linearization(l) => Some(l),
+            VarianceMethod::Replicates(_) => self.taylor.as_ref(),
+        }
+    }
+
+    /// True when the design has first-stage strata.
+    pub fn has_strata(&self) -> bool {
+        self.has_strata
     }
 
     /// Stage-1 PSU index of each row (Taylor designs; empty otherwise).
@@ -177,7 +185,10 @@ impl Design {
             && let Some(kind) = r.form
         {
             let formed = replicate::form(&design, kind, r)?;
-            design.method = VarianceMethod::Replicates(formed);
+            let taylor = std::mem::replace(&mut design.method, VarianceMethod::Replicates(formed));
+            if let VarianceMethod::Linearization(l) = taylor {
+                design.taylor = Some(l);
+            }
         }
         Ok(design)
     }
@@ -450,8 +461,8 @@ fn build_taylor(spec: &DesignSpec, frame: &Frame) -> Result<Design, DesignError>
     };
     Ok(Design {
         weights,
-        method: VarianceMethod::Linearization(taylor.clone()),
-        taylor: Some(taylor),
+        method: VarianceMethod::Linearization(taylor),
+        taylor: None,
         psu_of_row: cluster_of_row.swap_remove(0),
         stratum_of_psu,
         stratum_labels,

@@ -77,9 +77,9 @@ mod tests {
 
     #[test]
     fn jkn_replicates_lose_one_per_stratum() {
-        // Two strata of 2 PSUs, JKn multipliers: rank 4 - 2 = 2 ... plus the
-        // all-rows vector direction: each stratum's replicates sum to the same
-        // vector, so rank is R - H + 1 = 3.
+        // Two strata of 2 PSUs with JKn multipliers: the replicates of each
+        // stratum sum to 2 × the all-ones vector, one dependency, so the
+        // rank is R − H + 1 = 3 and df = R − H = 2 (R's degf).
         let rows = vec![
             vec![0.0, 2.0, 1.0, 1.0],
             vec![2.0, 0.0, 1.0, 1.0],

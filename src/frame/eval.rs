@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use super::{Column, Frame, MISSING, TextColumn};
+use crate::instrument::expr::eval::{compare, kleene_and, kleene_or};
 use crate::instrument::expr::{self, BinaryOp, Env, Expr, ExprKind, Missing, UnaryOp, Value, eval};
 
 /// A three-valued truth.
@@ -501,41 +502,6 @@ pub fn eval_column<'a>(e: &Expr, frame: &'a Frame) -> Col<'a> {
                 Col::Rows(rows)
             }
         }
-    }
-}
-
-fn kleene_and(a: Option<bool>, b: Option<bool>) -> Option<bool> {
-    match (a, b) {
-        (Some(false), _) | (_, Some(false)) => Some(false),
-        (Some(true), Some(true)) => Some(true),
-        _ => None,
-    }
-}
-
-fn kleene_or(a: Option<bool>, b: Option<bool>) -> Option<bool> {
-    match (a, b) {
-        (Some(true), _) | (_, Some(true)) => Some(true),
-        (Some(false), Some(false)) => Some(false),
-        _ => None,
-    }
-}
-
-/// `expr`'s ordering of two values (numbers by value, text, booleans).
-fn compare(a: &Value, b: &Value) -> Option<Ordering> {
-    let num = |v: &Value| match v {
-        Value::Int(n) => Some(*n as f64),
-        Value::Decimal(x) => Some(*x),
-        _ => None,
-    };
-    match (a, b) {
-        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
-        (Value::Int(_) | Value::Decimal(_), Value::Int(_) | Value::Decimal(_)) => {
-            num(a)?.partial_cmp(&num(b)?)
-        }
-        (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
-        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
-        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
-        _ => None,
     }
 }
 

@@ -6,6 +6,9 @@
 //! - a **number** column (`Column::Number`) holds `f64`, with `NaN` for an
 //!   empty cell (missing). A cell that reads as `NaN` or an infinity is not a
 //!   number here, so `NaN` always means missing;
+//! - a **small** column (`Column::Small`) holds whole numbers from −127 to
+//!   127 (codes, 0/1 indicators: most survey variables) in one byte each;
+//!   it reads the same as a number column through [`Frame::numbers`];
 //! - a **text** column (`Column::Text`) holds dictionary codes: one `u32` per
 //!   row indexing `levels` (in order of first appearance), `MISSING` for an
 //!   empty cell. Codes keep a 1,000,000-row column of region names small.

@@ -161,18 +161,13 @@ pub fn write_csv(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
     w.flush()
 }
 
-/// Significant-digit text for the table (not full precision).
-fn fmt_sig(x: Option<f64>, digits: usize) -> String {
-    match x {
-        Some(v) if v.is_finite() => {
-            if v == 0.0 {
-                return "0".into();
-            }
-            let mag = v.abs().log10().floor() as i32;
-            let decimals = (digits as i32 - 1 - mag).clamp(0, 10) as usize;
-            format!("{v:.decimals$}")
+/// Decimals that show `scale` with three significant digits (0 to 8).
+fn block_decimals(scale: Option<f64>) -> usize {
+    match scale {
+        Some(v) if v.is_finite() && v != 0.0 => {
+            (2 - v.abs().log10().floor() as i32).clamp(0, 8) as usize
         }
-        _ => "-".into(),
+        _ => 2,
     }
 }
 
@@ -181,8 +176,18 @@ fn fmt_sig(x: Option<f64>, digits: usize) -> String {
 pub fn write_table(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
     let header = ["estimate", "se", "ci", "df", "cv", "deff", "n", "flags"];
     let mut lines: Vec<[String; 9]> = Vec::new();
+    // Decimals per estimate block, from its first row's SE (three
+    // significant digits), so a block's numbers line up on the point.
+    let mut decimals = 2usize;
     for r in rows {
         let e = &r.estimate;
+        if r.by.is_empty() {
+            decimals = block_decimals(e.se().or(e.estimate));
+        }
+        let fixed = |x: Option<f64>| match x {
+            Some(v) if v.is_finite() => format!("{v:.decimals$}"),
+            _ => "-".to_owned(),
+        };
         let label = if r.by.is_empty() {
             r.name.clone()
         } else {
@@ -195,17 +200,19 @@ pub fn write_table(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
             )
         };
         let ci = match r.ci {
-            Some((lo, hi)) => format!("[{}, {}]", fmt_sig(Some(lo), 4), fmt_sig(Some(hi), 4)),
+            Some((lo, hi)) => format!("[{}, {}]", fixed(Some(lo)), fixed(Some(hi))),
             None => "-".into(),
         };
         lines.push([
             label,
-            fmt_sig(e.estimate, 6),
-            fmt_sig(e.se(), 4),
+            fixed(e.estimate),
+            fixed(e.se()),
             ci,
             e.df.map_or("-".into(), |d| d.to_string()),
             e.cv().map_or("-".into(), |c| format!("{:.1}%", 100.0 * c)),
-            fmt_sig(e.deff, 3),
+            e.deff
+                .filter(|d| d.is_finite())
+                .map_or("-".into(), |d| format!("{d:.2}")),
             e.n.to_string(),
             e.flags
                 .iter()

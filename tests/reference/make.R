@@ -55,6 +55,10 @@ apiclus1 <- add01(apiclus1)[, c(keep, "fpc")]
 apiclus2 <- add01(apiclus2)[, c(keep, "fpc1", "fpc2")]
 apisrs <- add01(apisrs)[, c(keep, "fpc")]
 apisrs$p <- 1 / apisrs$pw
+# fpc as sampling fractions as well as population counts.
+apistrat$fpc_frac <- ave(apistrat$fpc, apistrat$stype, FUN = length) / apistrat$fpc
+apiclus2$fpc1_frac <- length(unique(apiclus2$dnum)) / apiclus2$fpc1
+apiclus2$fpc2_frac <- ave(apiclus2$snum, apiclus2$dnum, FUN = length) / apiclus2$fpc2
 write_data(apistrat, "apistrat")
 write_data(apiclus1, "apiclus1")
 write_data(apiclus2, "apiclus2")
@@ -298,6 +302,10 @@ run_case("apiclus1_nofpc", "apiclus1", apiclus1,
          list(weight = "pw", clusters = "dnum"), api_est)
 run_case("apiclus2_twostage", "apiclus2", apiclus2,
          list(weight = "pw", clusters = c("dnum", "snum"), fpc = c("fpc1", "fpc2")), api_est)
+run_case("apistrat_fpc_fraction", "apistrat", apistrat,
+         list(weight = "pw", strata = "stype", fpc = "fpc_frac"), api_est[1:4])
+run_case("apiclus2_fraction", "apiclus2", apiclus2,
+         list(weight = "pw", clusters = c("dnum", "snum"), fpc = c("fpc1_frac", "fpc2_frac")), api_est[1:4])
 run_case("apiclus2_ultimate", "apiclus2", apiclus2,
          list(weight = "pw", clusters = c("dnum", "snum")), api_est)
 run_case("apiclus2_fpc_weights", "apiclus2", apiclus2,
