@@ -16,6 +16,10 @@ out=bench/out/weight
 mkdir -p "$out"
 vicor=target/release/vicor
 [ -x "$vicor" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+if ! Rscript -e 'suppressMessages(library(survey))' > /dev/null 2>&1; then
+  echo "R with the survey package is not installed: the weighting comparison is skipped"
+  exit 0
+fi
 
 # 1. Data and targets, made once per size.
 if [ ! -f "$out/data-$rows.csv" ]; then

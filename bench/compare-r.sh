@@ -34,3 +34,8 @@ if command -v Rscript > /dev/null && Rscript -e 'suppressMessages(library(survey
 else
     echo "R with the survey package is not installed: R timings skipped"
 fi
+
+# Weighting: raking a million respondents, vicor against R's rake().
+echo
+echo "weighting (bench/compare-r-weight.sh):"
+bench/compare-r-weight.sh "$n"

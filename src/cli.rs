@@ -219,6 +219,11 @@ pub struct WeightArgs {
     /// extension replaced by `.diagnostics.json`.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// Write a design file (design.yaml) for the weighted data: the final
+    /// weight and, for replicates formed by the plan, their type, scale and
+    /// rscales, ready for `vicor estimate`.
+    #[arg(long, value_name = "PATH")]
+    pub design_out: Option<PathBuf>,
 }
 
 #[cfg(test)]

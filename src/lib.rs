@@ -9,6 +9,8 @@
 //!   specs share.
 //! - [`frame`], [`design`], [`estimate`], [`report`]: microdata, the survey
 //!   design, design-based estimators and their output.
+//! - [`weighting`]: base weights, nonresponse adjustment, calibration,
+//!   trimming and re-calibrated replicates, driven by a weighting plan.
 //!
 //! The statistics modules take slices and return plain structs; nothing in
 //! them reads files or prints.

@@ -694,7 +694,12 @@ fn weight(args: cli::WeightArgs) -> Outcome {
     let text = read_text(&args.plan)?;
     let plan = Plan::from_yaml(&text)
         .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.plan.display())))?;
-    let data = read_table(&args.data)?;
+    let options = vicor::frame::ReadOptions {
+        columns: None,
+        text: plan.text_columns().into_iter().collect(),
+    };
+    let data = vicor::frame::Frame::read_path(&args.data, &options, &mut |_| {})
+        .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.data.display())))?;
     let plan_dir = args
         .plan
         .parent()
@@ -712,31 +717,52 @@ fn weight(args: cli::WeightArgs) -> Outcome {
     let weight_done = std::time::Instant::now();
     let mut added = vec![plan.output.weight.clone()];
     added.extend(run.replicate_names.iter().cloned());
-    if let Some(clash) = added.iter().find(|c| data.names.contains(c)) {
+    if let Some(clash) = added.iter().find(|c| data.names().contains(c)) {
         return Err(Failure::user(miette::miette!(
             "{}: the data already has a column `{clash}`; choose other names under `output:` in the plan",
             args.data.display()
         )));
     }
+    // The input is copied record by record, as read, with the new columns.
+    let n_rows = data.n_rows();
+    drop(data);
     let mut csv_bytes = Vec::new();
     {
+        let bad = |e: csv::Error| Failure::user(miette::miette!("{}: {e}", args.data.display()));
+        let mut reader = csv::Reader::from_path(&args.data).map_err(bad)?;
         let mut w = csv::Writer::from_writer(&mut csv_bytes);
-        let mut header: Vec<&str> = data.names.iter().map(String::as_str).collect();
-        header.extend(added.iter().map(String::as_str));
-        w.write_record(&header).map_err(internal)?;
-        let mut record: Vec<String> = Vec::with_capacity(header.len());
-        for i in 0..data.len() {
-            record.clear();
-            record.extend(data.columns.iter().map(|c| c[i].clone()));
-            record.push(run.weights[i].to_string());
-            record.extend(run.replicates.iter().map(|r| r[i].to_string()));
-            w.write_record(&record).map_err(internal)?;
+        let mut header = reader.byte_headers().map_err(bad)?.clone();
+        for a in &added {
+            header.push_field(a.as_bytes());
+        }
+        w.write_byte_record(&header).map_err(internal)?;
+        let mut record = csv::ByteRecord::new();
+        let mut i = 0;
+        let mut buf = number_buffer();
+        while reader.read_byte_record(&mut record).map_err(bad)? {
+            if i >= n_rows {
+                return Err(Failure::internal(miette::miette!(
+                    "{} changed while it was being weighted",
+                    args.data.display()
+                )));
+            }
+            buf.clear();
+            use std::fmt::Write as _;
+            let _ = write!(buf, "{}", run.weights[i]);
+            record.push_field(buf.as_bytes());
+            for r in &run.replicates {
+                buf.clear();
+                let _ = write!(buf, "{}", r[i]);
+                record.push_field(buf.as_bytes());
+            }
+            w.write_byte_record(&record).map_err(internal)?;
+            i += 1;
         }
         w.flush().map_err(internal)?;
     }
     let report = serde_json::json!({
         "plan": args.plan.display().to_string(),
-        "rows": data.len(),
+        "rows": n_rows,
         "steps": run.steps,
         "replicates": run.replicate_summary,
     });
@@ -745,15 +771,30 @@ fn weight(args: cli::WeightArgs) -> Outcome {
         .report
         .clone()
         .unwrap_or_else(|| args.out.with_extension("diagnostics.json"));
+    let design_bytes = match &args.design_out {
+        Some(_) => Some(weighted_design(&plan, &run).map_err(internal)?.into_bytes()),
+        None => None,
+    };
+    let design_tmp = match (&args.design_out, &design_bytes) {
+        (Some(path), Some(bytes)) => Some(write_temp(path, bytes)?),
+        _ => None,
+    };
     let out_tmp = write_temp(&args.out, &csv_bytes)?;
     let report_tmp = write_temp(&report_path, &report_bytes).inspect_err(|_| {
         let _ = std::fs::remove_file(&out_tmp);
     })?;
     std::fs::rename(&out_tmp, &args.out)
         .and_then(|()| std::fs::rename(&report_tmp, &report_path))
+        .and_then(|()| match (&design_tmp, &args.design_out) {
+            (Some(tmp), Some(path)) => std::fs::rename(tmp, path),
+            _ => Ok(()),
+        })
         .map_err(|e| {
             let _ = std::fs::remove_file(&out_tmp);
             let _ = std::fs::remove_file(&report_tmp);
+            if let Some(tmp) = &design_tmp {
+                let _ = std::fs::remove_file(tmp);
+            }
             Failure::user(miette::miette!(
                 "{}: cannot be written: {e}",
                 args.out.display()
@@ -763,7 +804,7 @@ fn weight(args: cli::WeightArgs) -> Outcome {
     println!(
         "wrote {} ({} rows) and {}",
         args.out.display(),
-        data.len(),
+        n_rows,
         report_path.display()
     );
     // Timings go to stderr so that stdout stays the same from run to run.
@@ -776,6 +817,35 @@ fn weight(args: cli::WeightArgs) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The design file of the weighted data: its final weight, and the formed
+/// replicates with the variance settings of their type.
+fn weighted_design(
+    plan: &vicor::weighting::plan::Plan,
+    run: &vicor::weighting::plan::WeightingRun,
+) -> Result<String, serde_saphyr::SerializeError> {
+    let replicates = run
+        .replicate_design
+        .as_ref()
+        .map(|r| vicor::design::ReplicatesSpec {
+            prefix: Some(plan.output.replicate_prefix.clone()),
+            kind: Some(r.kind),
+            rho: (r.rho != 0.0).then_some(r.rho),
+            scale: Some(r.scale),
+            rscales: Some(r.rscales.clone()),
+            mse: Some(r.mse),
+            ..Default::default()
+        });
+    let spec = vicor::design::DesignSpec {
+        weight: Some(plan.output.weight.clone()),
+        replicates,
+        ..Default::default()
+    };
+    Ok(format!(
+        "# written by vicor weight: the weighted data's design\n{}",
+        serde_saphyr::to_string(&spec)?
+    ))
+}
+
 fn internal(e: impl std::fmt::Display) -> Failure {
     Failure::internal(miette::miette!("{e}"))
 }
@@ -785,7 +855,12 @@ fn read_text(path: &std::path::Path) -> Result<String, Failure> {
         .map_err(|e| Failure::user(miette::miette!("{}: cannot be read: {e}", path.display())))
 }
 
-/// Reads a CSV into text columns (until the `frame` module serves `weight`).
+/// A reusable buffer for formatting numbers.
+fn number_buffer() -> String {
+    String::with_capacity(32)
+}
+
+/// Reads a CSV into text columns (the targets tables).
 fn read_table(path: &std::path::Path) -> Result<vicor::weighting::plan::Table, Failure> {
     let bad = |e: csv::Error| Failure::user(miette::miette!("{}: {e}", path.display()));
     let mut rdr = csv::ReaderBuilder::new()

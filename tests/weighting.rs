@@ -842,3 +842,75 @@ fn demo_plan_runs_on_the_synthetic_survey() {
     assert!(trimmed["min"].as_f64().expect("a number") >= 40.0);
     assert!(trimmed["max"].as_f64().expect("a number") <= 400.0);
 }
+
+/// The whole chain: `vicor weight` forms replicates with the design module
+/// (JK1 on apiclus1, JKn on apistrat), re-calibrates each and writes the
+/// design file; `vicor estimate` then gives R's replicate SE after
+/// calibration.
+#[test]
+fn formed_replicates_recalibrated_give_r_replicate_se_through_estimate() {
+    let cases = [
+        (
+            "apiclus1-formjk1-plan.yaml",
+            "apiclus1.csv",
+            "apiclus1_jk1_raking",
+            15,
+        ),
+        (
+            "apistrat-formjkn-plan.yaml",
+            "apistrat.csv",
+            "apistrat_jkn_raking",
+            200,
+        ),
+    ];
+    for (plan, data, case, count) in cases {
+        let dir = Dir::new();
+        let out = dir.join("weighted.csv");
+        let design = dir.join("design.yaml");
+        run(vicor()
+            .arg("weight")
+            .arg("--plan")
+            .arg(fixture(&format!("weighting/{plan}")))
+            .arg("--data")
+            .arg(fixture(&format!("weighting/{data}")))
+            .arg("--out")
+            .arg(&out)
+            .arg("--design-out")
+            .arg(&design))
+        .assert_code(0);
+        let got = Table::read(&out);
+        let want = Table::reference(&format!("{case}.csv"));
+        assert_close(
+            case,
+            &got.num("final_weight"),
+            &want.num("weight"),
+            WEIGHT_TOL,
+        );
+        for k in 1..=count {
+            assert_close(
+                &format!("{case} formed replicate {k}"),
+                &got.num(&format!("final_rw{k}")),
+                &want.num(&format!("rw{k}")),
+                WEIGHT_TOL,
+            );
+        }
+        let r = run(vicor()
+            .arg("estimate")
+            .arg("--data")
+            .arg(&out)
+            .arg("--design")
+            .arg(&design)
+            .arg("--spec")
+            .arg(fixture("weighting/mean-api00.yaml"))
+            .arg("--format")
+            .arg("json"));
+        r.assert_code(0);
+        let json: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON output");
+        let row = &json["estimates"][0];
+        let (r_mean, r_se) = se_ref(case);
+        let est = row["estimate"].as_f64().expect("a number");
+        let se = row["se"].as_f64().expect("a number");
+        assert_close(&format!("{case} mean"), &[est], &[r_mean], SE_TOL);
+        assert_close(&format!("{case} replicate SE"), &[se], &[r_se], SE_TOL);
+    }
+}

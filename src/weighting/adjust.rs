@@ -324,6 +324,37 @@ mod tests {
     }
 
     #[test]
+    fn a_factor_above_max_factor_collapses_the_class() {
+        // Class a: factor 4 (1 of 4 responded); b: factor 1.
+        let d = [1.0; 6];
+        let resp = [true, false, false, false, true, true];
+        let k = keys(&["a", "a", "a", "a", "b", "b"]);
+        let adj = nonresponse(
+            &d,
+            &resp,
+            &k,
+            &CollapseRule {
+                min_respondents: 1,
+                max_factor: Some(3.0),
+            },
+        )
+        .expect("valid");
+        assert_eq!(adj.collapsed, ["a + b"]);
+        assert_eq!(adj.classes, [("a + b".to_string(), 2.0)]);
+    }
+
+    #[test]
+    fn within_household_probability_divides() {
+        let mut d = vec![10.0, 10.0];
+        divide_by_probability(&mut d, &[0.5, 0.25], "p").expect("valid");
+        assert_eq!(d, [20.0, 40.0]);
+        let err = divide_by_probability(&mut d, &[0.5, 1.5], "p").expect_err("above 1");
+        assert!(matches!(err, WeightingError::BadProbability { row: 2, .. }));
+        let err = multiply(&mut d, &[1.0, -2.0], "adults").expect_err("negative");
+        assert!(matches!(err, WeightingError::NonPositive { row: 2, .. }));
+    }
+
+    #[test]
     fn no_respondents_at_all_is_an_error() {
         let err = nonresponse(
             &[1.0, 1.0],

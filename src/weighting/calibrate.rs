@@ -411,15 +411,39 @@ fn weighted_totals(mm: &ModelMatrix, d: &[f64], f: impl Fn(usize) -> f64) -> Vec
     tot
 }
 
+/// t += w x xᵀ over the nonzero entries of x only: rows of dummy-coded
+/// margins are mostly zeros (4 of 16 entries for sex, age and region).
 fn add_outer(t: &mut DMatrix<f64>, row: &[f64], w: f64) {
+    if w == 0.0 {
+        return;
+    }
     let p = row.len();
-    for a in 0..p {
-        let wa = w * row[a];
-        if wa == 0.0 {
-            continue;
+    let mut nz = [0usize; 64];
+    let mut k = 0;
+    let dense = p > nz.len();
+    if !dense {
+        for (j, &x) in row.iter().enumerate() {
+            if x != 0.0 {
+                nz[k] = j;
+                k += 1;
+            }
         }
+    }
+    // Column-major storage: element (a, b) sits at a + b p.
+    let t = t.as_mut_slice();
+    if dense {
         for b in 0..p {
-            t[(a, b)] += wa * row[b];
+            let wb = w * row[b];
+            for a in 0..p {
+                t[a + b * p] += wb * row[a];
+            }
+        }
+        return;
+    }
+    for &b in &nz[..k] {
+        let wb = w * row[b];
+        for &a in &nz[..k] {
+            t[a + b * p] += wb * row[a];
         }
     }
 }

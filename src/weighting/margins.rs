@@ -83,6 +83,15 @@ impl Margin {
         values: &[S],
         targets: &[(String, f64)],
     ) -> Result<Margin, WeightingError> {
+        Margin::from_values(name, values.iter(), targets)
+    }
+
+    /// As [`Margin::new`], from any sequence of values (no slice needed).
+    pub fn from_values<S: AsRef<str>>(
+        name: &str,
+        values: impl ExactSizeIterator<Item = S>,
+        targets: &[(String, f64)],
+    ) -> Result<Margin, WeightingError> {
         let mut index: FnvMap<&str, usize> = FnvMap::default();
         for (k, (cat, value)) in targets.iter().enumerate() {
             if !value.is_finite() || *value < 0.0 {
@@ -99,44 +108,60 @@ impl Margin {
                 });
             }
         }
-        let mut raw = Vec::with_capacity(values.len());
+        let mut raw: Vec<u32> = Vec::with_capacity(values.len());
         let mut count = vec![0usize; targets.len()];
         // Runs of equal values are common (sorted or clustered files).
-        let mut last: Option<(&str, usize)> = None;
-        for v in values {
-            let v = v.as_ref();
-            let k = match last {
-                Some((lv, lk)) if lv == v => lk,
-                _ if targets.len() <= LINEAR_SCAN => {
-                    // Length and first byte first: most mismatches stop there.
-                    let first = v.as_bytes().first();
-                    let k = targets
-                        .iter()
-                        .position(|(c, _)| {
-                            c.len() == v.len() && c.as_bytes().first() == first && c == v
-                        })
-                        .ok_or_else(|| WeightingError::CategoryNotInTargets {
-                            margin: name.to_string(),
-                            category: v.to_string(),
-                        })?;
-                    last = Some((v, k));
-                    k
-                }
-                _ => {
-                    let k = *index
-                        .get(v)
-                        .ok_or_else(|| WeightingError::CategoryNotInTargets {
-                            margin: name.to_string(),
-                            category: v.to_string(),
-                        })?;
-                    last = Some((v, k));
-                    k
-                }
-            };
+        let mut last: Option<(S, usize)> = None;
+        for value in values {
+            let v = value.as_ref();
+            if let Some((lv, lk)) = &last
+                && lv.as_ref() == v
+            {
+                count[*lk] += 1;
+                raw.push(*lk as u32);
+                continue;
+            }
+            let k = if targets.len() <= LINEAR_SCAN {
+                // Length and first byte first: most mismatches stop there.
+                let first = v.as_bytes().first();
+                targets.iter().position(|(c, _)| {
+                    c.len() == v.len() && c.as_bytes().first() == first && c == v
+                })
+            } else {
+                index.get(v).copied()
+            }
+            .ok_or_else(|| WeightingError::CategoryNotInTargets {
+                margin: name.to_string(),
+                category: v.to_string(),
+            })?;
             count[k] += 1;
-            raw.push(k);
+            raw.push(k as u32);
+            last = Some((value, k));
         }
         Margin::finish(name, targets, &count, raw)
+    }
+
+    /// Builds a margin from labelled rows: `codes` index `levels`, which are
+    /// matched to the targets once (not once per row).
+    pub fn from_labels(
+        name: &str,
+        codes: impl ExactSizeIterator<Item = u32>,
+        levels: &[String],
+        targets: &[(String, f64)],
+    ) -> Result<Margin, WeightingError> {
+        let to_target: Vec<Option<u32>> = levels
+            .iter()
+            .map(|l| targets.iter().position(|(c, _)| c == l).map(|k| k as u32))
+            .collect();
+        let mut out = Vec::with_capacity(codes.len());
+        for c in codes {
+            let k = to_target[c as usize].ok_or_else(|| WeightingError::CategoryNotInTargets {
+                margin: name.to_string(),
+                category: levels[c as usize].clone(),
+            })?;
+            out.push(k);
+        }
+        Margin::from_codes(name, out, targets)
     }
 
     /// Builds a margin from category indices already computed (`codes[i]`
@@ -166,19 +191,14 @@ impl Margin {
                 });
             }
         }
-        Margin::finish(
-            name,
-            targets,
-            &count,
-            codes.into_iter().map(|c| c as usize).collect(),
-        )
+        Margin::finish(name, targets, &count, codes)
     }
 
     fn finish(
         name: &str,
         targets: &[(String, f64)],
         count: &[usize],
-        raw: Vec<usize>,
+        mut codes: Vec<u32>,
     ) -> Result<Margin, WeightingError> {
         // Drop zero-target categories without respondents; renumber the rest.
         let mut renumber = vec![u32::MAX; targets.len()];
@@ -206,7 +226,7 @@ impl Margin {
             categories.push(cat.clone());
             totals.push(*value);
         }
-        let codes = raw.into_iter().map(|k| renumber[k]).collect();
+        codes.iter_mut().for_each(|k| *k = renumber[*k as usize]);
         Ok(Margin {
             name: name.to_string(),
             categories,

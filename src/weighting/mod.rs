@@ -124,6 +124,10 @@ pub enum WeightingError {
         "nonresponse class `{class}` has eligible units but no respondents, and there is no other class to collapse it into"
     )]
     NoRespondents { class: String },
+    /// The design module refused the replicate design (e.g. a lonely PSU,
+    /// clusters not nested in strata).
+    #[error("replicates: {0}")]
+    Design(String),
     /// A setting of the plan that is out of range, e.g. `maxit: 0`.
     #[error("plan: {0}")]
     Plan(String),

@@ -19,8 +19,9 @@
 //!    each calibrated on its own, so that the replicate variance accounts
 //!    for nonresponse adjustment and calibration.
 //!
-//! Nothing here reads files: the caller reads the data and the target
-//! tables and hands them over as [`Table`]s.
+//! Nothing here reads files: the caller reads the data (a [`Frame`], or
+//! anything that implements [`Columns`]) and the target tables ([`Table`]s)
+//! and hands them over.
 
 use std::collections::HashMap;
 
@@ -34,6 +35,8 @@ use super::margins::{Margin, ModelMatrix, NumericTotal, check_totals};
 use super::poststratify::post_stratify;
 use super::rake::{RakeControl, rake};
 use super::trim::trim_weights;
+use crate::design::{Design, DesignSpec, LonelyPsu, ReplicateType, ReplicatesSpec};
+use crate::frame::{Column, Frame, TextColumn};
 
 /// A weighting plan, as written in `weights/<plan>.yaml`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -183,7 +186,9 @@ pub enum ReplicateKind {
     Multipliers,
 }
 
-/// Replicate columns, re-weighted by the same plan.
+/// Replicate weights, re-weighted by the same plan: read from columns
+/// (`columns` or `prefix`) or formed by the design module (`form`, with the
+/// design's strata, clusters and fpc, as R's `as.svrepdesign`).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicateStep {
@@ -194,6 +199,39 @@ pub struct ReplicateStep {
     pub prefix: Option<String>,
     #[serde(default)]
     pub kind: ReplicateKind,
+    /// Form replicates from the design: jk1, jkn, brr, fay or bootstrap.
+    #[serde(default)]
+    pub form: Option<ReplicateType>,
+    #[serde(default)]
+    pub strata: Option<String>,
+    #[serde(default)]
+    pub clusters: Vec<String>,
+    #[serde(default)]
+    pub fpc: Vec<String>,
+    #[serde(default)]
+    pub nest: bool,
+    #[serde(default)]
+    pub lonely_psu: LonelyPsu,
+    /// Fay's rho.
+    #[serde(default)]
+    pub rho: Option<f64>,
+    /// Bootstrap: number of replicates.
+    #[serde(default)]
+    pub replicates: Option<usize>,
+    /// Bootstrap: seed of the draws.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// The variance settings of formed replicates, for the design file of the
+/// weighted data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicateDesign {
+    pub kind: ReplicateType,
+    pub scale: f64,
+    pub rscales: Vec<f64>,
+    pub mse: bool,
+    pub rho: f64,
 }
 
 fn default_weight_name() -> String {
@@ -223,9 +261,8 @@ impl Default for OutputNames {
     }
 }
 
-/// Columns of text, as read from a CSV (with surrounding spaces already
-/// trimmed by the reader). Until `frame` lands this is the plan's view of
-/// the data.
+/// Columns of text, as read from a CSV: the targets tables, and data for
+/// callers without a [`Frame`] (tests).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Table {
     pub names: Vec<String>,
@@ -274,6 +311,155 @@ impl Table {
     }
 }
 
+/// Labels of a categorical column: a code per row into `levels`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Labels {
+    pub codes: Vec<u32>,
+    pub levels: Vec<String>,
+}
+
+impl Labels {
+    /// The label of row `i`.
+    pub fn get(&self, i: usize) -> &str {
+        &self.levels[self.codes[i] as usize]
+    }
+
+    /// Codes text values in order of first appearance.
+    pub fn intern<'s>(values: impl Iterator<Item = &'s str>) -> Labels {
+        let mut index: HashMap<&'s str, u32> = HashMap::new();
+        let mut levels = Vec::new();
+        let codes = values
+            .map(|v| {
+                *index.entry(v).or_insert_with(|| {
+                    levels.push(v.to_string());
+                    (levels.len() - 1) as u32
+                })
+            })
+            .collect();
+        Labels { codes, levels }
+    }
+}
+
+/// The data a plan reads: numbers and labelled categories by column name.
+/// Implemented for [`Table`] (text cells) and for the `frame` module's
+/// [`Frame`] (typed, coded columns), which `vicor weight` uses.
+pub trait Columns {
+    fn n_rows(&self) -> usize;
+    fn column_names(&self) -> Vec<String>;
+    /// A column as numbers; an empty cell or text is an error naming the row.
+    fn numbers(&self, name: &str, step: &str) -> Result<Vec<f64>, WeightingError>;
+    /// A column as labels; an empty cell is the label "".
+    fn labels(&self, name: &str, step: &str) -> Result<Labels, WeightingError>;
+}
+
+impl Columns for Table {
+    fn n_rows(&self) -> usize {
+        self.len()
+    }
+
+    fn column_names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    fn numbers(&self, name: &str, step: &str) -> Result<Vec<f64>, WeightingError> {
+        Table::numbers(self, name, step)
+    }
+
+    fn labels(&self, name: &str, step: &str) -> Result<Labels, WeightingError> {
+        Ok(Labels::intern(
+            self.need(name, step)?.iter().map(String::as_str),
+        ))
+    }
+}
+
+impl Columns for Frame {
+    fn n_rows(&self) -> usize {
+        Frame::n_rows(self)
+    }
+
+    fn column_names(&self) -> Vec<String> {
+        self.names().to_vec()
+    }
+
+    fn numbers(&self, name: &str, step: &str) -> Result<Vec<f64>, WeightingError> {
+        let missing = || WeightingError::MissingColumn {
+            column: name.to_string(),
+            step: step.to_string(),
+        };
+        match self.column(name).map_err(|_| missing())? {
+            Column::Text(t) => {
+                let i = (0..t.codes.len())
+                    .find(|&i| t.get(i).is_some_and(|v| v.parse::<f64>().is_err()));
+                Err(WeightingError::NotANumber {
+                    row: i.map_or(1, |i| i + 1),
+                    column: name.to_string(),
+                    value: i.and_then(|i| t.get(i)).unwrap_or_default().to_string(),
+                })
+            }
+            _ => {
+                let v = Frame::numbers(self, name).map_err(|_| missing())?;
+                match v.iter().position(|x| x.is_nan()) {
+                    Some(i) => Err(WeightingError::NotANumber {
+                        row: i + 1,
+                        column: name.to_string(),
+                        value: String::new(),
+                    }),
+                    None => Ok(v.into_owned()),
+                }
+            }
+        }
+    }
+
+    fn labels(&self, name: &str, step: &str) -> Result<Labels, WeightingError> {
+        let missing = || WeightingError::MissingColumn {
+            column: name.to_string(),
+            step: step.to_string(),
+        };
+        Ok(match self.column(name).map_err(|_| missing())? {
+            Column::Text(t) => {
+                let mut levels = t.levels.clone();
+                let empty = levels.len() as u32;
+                let mut has_missing = false;
+                let codes = t
+                    .codes
+                    .iter()
+                    .map(|&c| {
+                        if c == crate::frame::MISSING {
+                            has_missing = true;
+                            empty
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                if has_missing {
+                    levels.push(String::new());
+                }
+                Labels { codes, levels }
+            }
+            _ => {
+                let v = Frame::numbers(self, name).map_err(|_| missing())?;
+                let mut index: HashMap<u64, u32> = HashMap::new();
+                let mut levels = Vec::new();
+                let codes = v
+                    .iter()
+                    .map(|x| {
+                        *index.entry((x + 0.0).to_bits()).or_insert_with(|| {
+                            levels.push(if x.is_nan() {
+                                String::new()
+                            } else {
+                                x.to_string()
+                            });
+                            (levels.len() - 1) as u32
+                        })
+                    })
+                    .collect();
+                Labels { codes, levels }
+            }
+        })
+    }
+}
+
 /// The outcome of a plan: final weights (0 for nonrespondents), replicate
 /// weights, and what every step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -285,6 +471,8 @@ pub struct WeightingRun {
     pub steps: Vec<StepReport>,
     /// Replicates only: the largest iterations and margin error over them.
     pub replicate_summary: Option<ReplicateSummary>,
+    /// Formed replicates only: their type, scale and rscales.
+    pub replicate_design: Option<ReplicateDesign>,
 }
 
 /// How the replicate re-weighting went.
@@ -359,12 +547,45 @@ impl Plan {
                 return bad("calibration: maxit must be at least 1 and epsilon positive");
             }
         }
-        if let Some(r) = &self.replicates
-            && r.columns.is_empty() == r.prefix.is_none()
-        {
-            return bad("replicates: give `columns` or `prefix`");
+        if let Some(r) = &self.replicates {
+            let sources = (!r.columns.is_empty()) as usize
+                + r.prefix.is_some() as usize
+                + r.form.is_some() as usize;
+            if sources != 1 {
+                return bad("replicates: give one of `columns`, `prefix` or `form`");
+            }
+            if r.form.is_none()
+                && (r.strata.is_some() || !r.clusters.is_empty() || !r.fpc.is_empty())
+            {
+                return bad("replicates: `strata`, `clusters` and `fpc` go with `form`");
+            }
+            if r.form == Some(ReplicateType::Other) {
+                return bad("replicates: `form` is one of jk1, jkn, brr, fay, bootstrap");
+            }
         }
         Ok(())
+    }
+
+    /// Columns the plan reads as categories (margins, classes, the
+    /// respondent flag, strata and clusters): read them as text so that
+    /// labels such as `01` keep their spelling.
+    pub fn text_columns(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(nr) = &self.nonresponse {
+            out.push(nr.respondent.clone());
+            out.extend(nr.classes.iter().cloned());
+        }
+        if let Some(c) = &self.calibration {
+            for m in c.margins.iter().filter(|m| m.total.is_none()) {
+                out.extend(m.variable.iter().cloned());
+                out.extend(m.variables.iter().cloned());
+            }
+        }
+        if let Some(r) = &self.replicates {
+            out.extend(r.strata.iter().cloned());
+            out.extend(r.clusters.iter().cloned());
+        }
+        out
     }
 
     /// Target files the plan names, as written in it (relative paths are
@@ -386,10 +607,10 @@ impl Plan {
     /// calibration that does not converge.
     pub fn apply(
         &self,
-        data: &Table,
+        data: &dyn Columns,
         targets: &HashMap<String, Table>,
     ) -> Result<WeightingRun, WeightingError> {
-        let n = data.len();
+        let n = data.n_rows();
         let mut steps = Vec::new();
         // 1. Base weights.
         let probs: Vec<(String, Vec<f64>)> = self
@@ -435,11 +656,32 @@ impl Plan {
         let mut replicates = Vec::new();
         let mut replicate_names = Vec::new();
         let mut summary = None;
-        if let Some(r) = &self.replicates {
+        let mut replicate_design = None;
+        if let Some(r) = &self.replicates
+            && r.form.is_some()
+        {
+            let (formed, info) = form_replicates(r, data, &design)?;
+            let mut s = ReplicateSummary {
+                count: formed.len(),
+                max_iterations: 0,
+                max_margin_error: 0.0,
+                trimmed: 0,
+            };
+            for (k, rd) in formed.iter().enumerate() {
+                let (w, pass) = job.run(rd, false)?;
+                s.max_iterations = s.max_iterations.max(pass.iterations);
+                s.max_margin_error = s.max_margin_error.max(pass.margin_error);
+                s.trimmed += pass.trimmed;
+                replicates.push(w);
+                replicate_names.push(format!("{}{}", self.output.replicate_prefix, k + 1));
+            }
+            summary = Some(s);
+            replicate_design = Some(info);
+        } else if let Some(r) = &self.replicates {
             let names: Vec<String> = if r.columns.is_empty() {
                 let prefix = r.prefix.as_deref().unwrap_or_default();
                 let mut found: Vec<(u64, String)> = data
-                    .names
+                    .column_names()
                     .iter()
                     .filter_map(|c| {
                         let rest = c.strip_prefix(prefix)?;
@@ -487,6 +729,7 @@ impl Plan {
             replicate_names,
             steps,
             replicate_summary: summary,
+            replicate_design,
         })
     }
 }
@@ -520,23 +763,27 @@ struct Job<'a> {
 impl<'a> Job<'a> {
     fn new(
         plan: &'a Plan,
-        data: &Table,
+        data: &dyn Columns,
         targets: &HashMap<String, Table>,
         d: &[f64],
     ) -> Result<Job<'a>, WeightingError> {
-        let n = data.len();
+        let n = data.n_rows();
         let (respondent, classes, rule) = match &plan.nonresponse {
             Some(nr) => {
-                let flag = data.need(&nr.respondent, "nonresponse")?;
-                let respondent: Vec<bool> =
-                    flag.iter().map(|v| *v == nr.respondent_value).collect();
-                let cols: Vec<&[String]> = nr
+                let flag = data.labels(&nr.respondent, "nonresponse")?;
+                let yes: Vec<bool> = flag
+                    .levels
+                    .iter()
+                    .map(|l| *l == nr.respondent_value)
+                    .collect();
+                let respondent: Vec<bool> = flag.codes.iter().map(|&c| yes[c as usize]).collect();
+                let cols: Vec<Labels> = nr
                     .classes
                     .iter()
-                    .map(|c| data.need(c, "nonresponse"))
+                    .map(|c| data.labels(c, "nonresponse"))
                     .collect::<Result<_, _>>()?;
                 let keys: Vec<Vec<String>> = (0..n)
-                    .map(|i| cols.iter().map(|c| c[i].clone()).collect())
+                    .map(|i| cols.iter().map(|c| c.get(i).to_string()).collect())
                     .collect();
                 let rule = CollapseRule {
                     min_respondents: nr.min_respondents,
@@ -590,22 +837,16 @@ impl<'a> Job<'a> {
                     WeightingError::Plan(format!("calibration: targets `{file}` were not loaded"))
                 })?;
                 let t = target_pairs(table, &vars, file)?;
-                let cols: Vec<&[String]> = vars
+                let cols: Vec<Labels> = vars
                     .iter()
-                    .map(|v| data.need(v, "calibration"))
+                    .map(|v| data.labels(v, "calibration"))
                     .collect::<Result<_, _>>()?;
-                let margin = if let [col] = cols[..] {
-                    let values: Vec<&str> = rows.iter().map(|&i| col[i].as_str()).collect();
-                    Margin::new(&name, &values, &t)?
+                let margin = if let [col] = &cols[..] {
+                    Margin::from_labels(&name, rows.iter().map(|&i| col.codes[i]), &col.levels, &t)?
                 } else {
                     let values: Vec<String> = rows
                         .iter()
-                        .map(|&i| {
-                            cols.iter()
-                                .map(|c| c[i].as_str())
-                                .collect::<Vec<_>>()
-                                .join(":")
-                        })
+                        .map(|&i| cols.iter().map(|c| c.get(i)).collect::<Vec<_>>().join(":"))
                         .collect();
                     Margin::new(&name, &values, &t)?
                 };
@@ -804,6 +1045,77 @@ fn target_pairs(
             Ok((key.join(":"), t))
         })
         .collect()
+}
+
+/// Forms replicate design weights from the base weight `d` with the design
+/// module (R's `as.svrepdesign`): the replicate multipliers depend on the
+/// strata, clusters and fpc only, and multiply `d`.
+fn form_replicates(
+    r: &ReplicateStep,
+    data: &dyn Columns,
+    d: &[f64],
+) -> Result<(Vec<Vec<f64>>, ReplicateDesign), WeightingError> {
+    let kind = r.form.expect("called with form");
+    const WEIGHT: &str = "(weight after the within-household step)";
+    let mut columns = vec![(WEIGHT.to_string(), Column::Number(d.to_vec()))];
+    let design_err = |e: crate::design::DesignError| WeightingError::Design(e.to_string());
+    for name in r.strata.iter().chain(&r.clusters) {
+        let labels = data.labels(name, "replicates")?;
+        columns.push((name.clone(), id_column(labels)));
+    }
+    for name in &r.fpc {
+        let values = data.numbers(name, "replicates")?;
+        columns.push((name.clone(), Column::Number(values)));
+    }
+    let frame = Frame::from_columns(columns);
+    let spec = DesignSpec {
+        weight: Some(WEIGHT.to_string()),
+        strata: r.strata.clone(),
+        clusters: r.clusters.clone(),
+        fpc: r.fpc.clone(),
+        nest: r.nest,
+        lonely_psu: r.lonely_psu,
+        ..Default::default()
+    };
+    let design = Design::build(&spec, &frame).map_err(design_err)?;
+    let form = ReplicatesSpec {
+        form: Some(kind),
+        rho: r.rho,
+        replicates: r.replicates,
+        seed: r.seed,
+        ..Default::default()
+    };
+    let rep = crate::design::replicate::form(&design, kind, &form).map_err(design_err)?;
+    let weights = (0..rep.n_replicates())
+        .map(|k| (0..d.len()).map(|i| rep.weight(d, k, i)).collect())
+        .collect();
+    Ok((
+        weights,
+        ReplicateDesign {
+            kind,
+            scale: rep.scale,
+            rscales: rep.rscales.clone(),
+            mse: rep.mse,
+            rho: rep.rho,
+        },
+    ))
+}
+
+/// An id column: numbers when every label is one (so that strata sort as
+/// R sorts numbers, which BRR's Hadamard rows follow), text otherwise.
+fn id_column(labels: Labels) -> Column {
+    let numbers: Option<Vec<f64>> = labels
+        .levels
+        .iter()
+        .map(|v| v.parse::<f64>().ok())
+        .collect();
+    if let Some(v) = numbers {
+        return Column::Number(labels.codes.iter().map(|&c| v[c as usize]).collect());
+    }
+    Column::Text(TextColumn {
+        codes: labels.codes,
+        levels: labels.levels,
+    })
 }
 
 #[cfg(test)]

@@ -115,6 +115,10 @@ strat <- apistrat[, c("stype", "snum", "sch.wide", "comp.imp", "api99", "api00",
 write_data(strat, "apistrat.csv")
 dstrat <- svydesign(ids = ~1, strata = ~stype, weights = ~pw, data = strat, fpc = ~fpc)
 pop_comp <- data.frame(comp.imp = c("No", "Yes"), Freq = c(1712, 4482))
+for (v in c("sch.wide", "comp.imp")) {
+  tt <- as.data.frame(table(apipop[[v]])); names(tt) <- c(v, "total")
+  write.csv(tt, file.path(fix, sprintf("targets_%s.csv", v)), row.names = FALSE, quote = FALSE)
+}
 rk <- rake(dstrat, list(~sch.wide, ~comp.imp), list(pop_wide, pop_comp),
            control = list(maxit = 1000, epsilon = 1e-13))
 write_ref(list(weight = weights(rk)), "apistrat_rake.csv")
@@ -126,6 +130,16 @@ for (nm in names(cal_cases)) {
   write_ref(list(weight = weights(cal)), sprintf("apistrat_%s.csv", nm))
   add_se(sprintf("apistrat_%s", nm), svymean(~api00, cal))
 }
+
+# Replicates: JKn from the stratified design, every replicate re-calibrated.
+rstrat <- as.svrepdesign(dstrat, type = "JKn", compress = FALSE)
+rcal <- calibrate(rstrat, ~sch.wide + comp.imp + api99, pop_strat, calfun = "raking",
+                  epsilon = TIGHT, compress = FALSE)
+crw <- as.matrix(unclass(weights(rcal, "analysis")))
+cols <- list(weight = weights(rcal, "sampling"))
+for (r in seq_len(ncol(crw))) cols[[sprintf("rw%d", r)]] <- crw[, r]
+write_ref(cols, "apistrat_jkn_raking.csv")
+add_se("apistrat_jkn_raking", svymean(~api00, rcal))
 
 ## A synthetic victimization survey: 10 regions (strata), 30 EAs each,
 ## households with 1 to 5 adults, one adult interviewed, some nonresponse.
