@@ -26,8 +26,8 @@ measure() { # label command...
 }
 measure "vicor (a) Taylor, sex x age" $vicor estimate --data "$data" --design bench/design.yaml --spec bench/sdg-sex-age.yaml --format json
 measure "vicor (b) JKn 80, sex x age" $vicor estimate --data "$data" --design bench/design-jkn.yaml --spec bench/sdg-sex-age.yaml --format json
-measure "vicor full SDG preset, Taylor" $vicor estimate --data "$data" --design bench/design.yaml --spec instruments/indicators/sdg.yaml --format json
-measure "vicor full SDG preset, JKn 80" $vicor estimate --data "$data" --design bench/design-jkn.yaml --spec instruments/indicators/sdg.yaml --format json
+measure "vicor full SDG preset, Taylor" $vicor estimate --data "$data" --design bench/design.yaml --spec bench/sdg-microdata.yaml --format json
+measure "vicor full SDG preset, JKn 80" $vicor estimate --data "$data" --design bench/design-jkn.yaml --spec bench/sdg-microdata.yaml --format json
 if command -v Rscript > /dev/null && Rscript -e 'suppressMessages(library(survey))' > /dev/null 2>&1; then
     measure "R survey (a) Taylor, sex x age" Rscript bench/compare-r.R "$data" taylor
     measure "R survey (b) JKn 80, sex x age" Rscript bench/compare-r.R "$data" jkn

@@ -815,3 +815,36 @@ fn validate_checks_an_estimate_spec_as_a_spec() {
         out.stderr
     );
 }
+
+/// The SDG preset reads the victimization instrument's own computed
+/// variables: every `sdg_*` name in the spec is an item of the instrument.
+#[test]
+fn sdg_preset_names_the_instruments_variables() {
+    let spec = std::fs::read_to_string(crate::util::root().join("instruments/indicators/sdg.yaml"))
+        .expect("the preset is there");
+    let checked =
+        vicor::instrument::validate(&crate::util::root().join("instruments/victimization.yaml"));
+    let instrument = checked
+        .instrument
+        .expect("the victimization instrument loads");
+    let mut sink = Vec::new();
+    let index = vicor::instrument::check::Index::build(&instrument, &mut sink);
+    let mut names: Vec<&str> = spec
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| {
+            w.len() > 4
+                && w.starts_with("sdg_")
+                && !w.starts_with("sdg_16_")
+                && !w.starts_with("sdg_11_")
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.len() > 15, "{names:?}");
+    for name in names {
+        assert!(
+            index.items.contains_key(name),
+            "sdg.yaml reads `{name}`, which the instrument does not define"
+        );
+    }
+}
