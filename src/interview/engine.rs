@@ -216,20 +216,7 @@ impl CompletionProblems {
 }
 
 /// English month names, the default for fills.
-pub const ENGLISH_MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
+pub use crate::instrument::expr::ENGLISH_MONTHS;
 
 /// One interview in progress.
 pub struct Interview<'i> {

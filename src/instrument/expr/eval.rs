@@ -113,6 +113,22 @@ impl fmt::Display for Value {
     }
 }
 
+/// English month names, the default of [`Env::month_name`].
+pub const ENGLISH_MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
 /// The answers an expression is evaluated against, provided by the
 /// interview engine (or by export, for computed variables).
 pub trait Env {
@@ -127,20 +143,7 @@ pub trait Env {
     /// The name of `month` (1 to 12) in the interview language, for
     /// `month_year()`. The default is English.
     fn month_name(&self, month: i8) -> String {
-        const NAMES: [&str; 12] = [
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ];
+        const NAMES: [&str; 12] = ENGLISH_MONTHS;
         usize::try_from(month)
             .ok()
             .and_then(|m| m.checked_sub(1))

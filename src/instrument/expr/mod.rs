@@ -36,7 +36,7 @@ mod testenv;
 
 pub use ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp, references};
 pub use error::{ExprError, closest};
-pub use eval::{Env, Missing, Value, eval};
+pub use eval::{ENGLISH_MONTHS, Env, Missing, Value, eval};
 pub use functions::MAX_AGGREGATE_DEPTH;
 pub use lexer::KEYWORDS;
 pub use parser::{MAX_DEPTH, MAX_LENGTH, parse};
