@@ -5,17 +5,15 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
+/// The bundled instrument with the most text, modules included.
 fn largest_instrument() -> std::path::PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("instruments");
-    let mut best = (0u64, dir.join("example.yaml"));
-    for entry in std::fs::read_dir(&dir)
-        .expect("instruments/ exists")
-        .flatten()
-    {
+    let mut best = (0usize, dir.join("example.yaml"));
+    for entry in std::fs::read_dir(&dir).expect("instruments/ exists").flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "yaml") {
-            // Size of the file and its modules is what loading costs.
-            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let checked = vicor::instrument::validate(&path);
+            let size: usize = checked.files.iter().map(|f| f.text.len()).sum();
             if size > best.0 {
                 best = (size, path);
             }
