@@ -26,7 +26,10 @@ fn big_instrument() -> String {
         for i in 0..20 {
             let id = format!("q{s}_{i}");
             let when = if i > 0 {
-                format!("\n        when: not answered(q{s}_{p}) or q{s}_{p} != 99", p = i - 1)
+                format!(
+                    "\n        when: not answered(q{s}_{p}) or q{s}_{p} != 99",
+                    p = i - 1
+                )
             } else {
                 String::new()
             };

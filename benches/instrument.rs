@@ -9,7 +9,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn largest_instrument() -> std::path::PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("instruments");
     let mut best = (0usize, dir.join("example.yaml"));
-    for entry in std::fs::read_dir(&dir).expect("instruments/ exists").flatten() {
+    for entry in std::fs::read_dir(&dir)
+        .expect("instruments/ exists")
+        .flatten()
+    {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "yaml") {
             let checked = vicor::instrument::validate(&path);

@@ -7,6 +7,7 @@
 //! then [`Interview::apply`]s it, so the screen never shows a move that is
 //! not on disk. Nothing here reads a clock or touches a terminal or a file.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::civil::Date;
@@ -711,8 +712,10 @@ impl<'i> Interview<'i> {
             });
         }
         let mut update = Update::default();
-        let mut answers = self.answers.clone();
-        let mut walk = self.walk.clone();
+        // Copies of the state are made only when a random draw changes it;
+        // a plain move reads the current walk.
+        let mut answers = Cow::Borrowed(&self.answers);
+        let mut walk = Cow::Borrowed(&self.walk);
         let mut at = i;
         loop {
             if at + 1 >= walk.path.len() {
@@ -742,12 +745,12 @@ impl<'i> Interview<'i> {
                         .answers
                         .push((pos.path.clone(), Some(answer.clone())));
                     update.events.push(event);
-                    answers.insert(pos.path.clone(), answer);
+                    answers.to_mut().insert(pos.path.clone(), answer);
                     let new_walk = self.walk_over(&answers);
                     update
                         .events
                         .extend(self.relevance_events(&answers, &new_walk));
-                    walk = new_walk;
+                    walk = Cow::Owned(new_walk);
                     at = walk.position_of(&pos.path).unwrap_or(at);
                 }
                 None => break,
