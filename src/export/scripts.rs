@@ -112,13 +112,14 @@ fn r_script(layout: &Layout, meta: &Meta) -> String {
     s.push_str(
         r#"suppressMessages(library(survey))
 
+# This folder: the file being source()d (innermost), else Rscript's --file.
 vicor_dir <- local({
+  sourced <- Filter(function(f) !is.null(f$ofile), sys.frames())
   arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
-  from_source <- tryCatch(sys.frame(1)$ofile, error = function(e) NULL)
-  if (length(arg) > 0) {
+  if (length(sourced) > 0) {
+    dirname(normalizePath(sourced[[length(sourced)]]$ofile))
+  } else if (length(arg) > 0) {
     dirname(normalizePath(sub("^--file=", "", arg[1])))
-  } else if (!is.null(from_source)) {
-    dirname(normalizePath(from_source))
   } else {
     getwd()
   }
