@@ -86,72 +86,47 @@ pub fn write(
         events: 0,
         notes: 0,
     };
-    // Reading the store is serial (one connection); rebuilding cases in the
-    // engine and formatting their rows is not. So the cases go in chunks:
-    // while the workers rebuild one chunk, this thread reads the next, and
-    // the rows are written in case order.
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let shared = Shared {
-        by_hash,
-        layout,
-        pii: &pii,
-        include_pii,
-    };
-    std::thread::scope(|scope| -> Result<(), ExportError> {
-        let mut pending: Vec<std::thread::ScopedJoinHandle<'_, Result<Vec<Built>, ExportError>>> =
-            Vec::new();
-        let mut emit = |pending: &mut Vec<_>| -> Result<(), ExportError> {
-            for handle in pending.drain(..) {
-                let handle: std::thread::ScopedJoinHandle<'_, Result<Vec<Built>, ExportError>> =
-                    handle;
-                let built = handle.join().expect("an export worker does not panic")?;
-                for case in built {
-                    for (level, rows) in case.rows.into_iter().enumerate() {
-                        counts.levels[level] += rows.len();
-                        for cells in rows.into_values() {
-                            files[level].row(&cells)?;
-                        }
-                    }
-                    counts.events += case.paradata.len();
-                    for row in &case.paradata {
-                        paradata.row(row)?;
-                    }
-                    durations.row(&case.duration)?;
-                    if let Some(n) = notes.as_mut() {
-                        counts.notes += case.notes.len();
-                        for row in &case.notes {
-                            n.row(row)?;
-                        }
-                    }
-                }
-            }
-            Ok(())
-        };
-        for chunk in cases.chunks(CHUNK) {
-            let mut read = Vec::with_capacity(chunk.len());
-            for summary in chunk {
-                let record = store.case(&summary.id)?;
-                let events = store.events(&summary.id)?;
-                read.push((summary, record, events));
-            }
-            emit(&mut pending)?;
-            let per_worker = read.len().div_ceil(workers).max(1);
-            let mut read = read.into_iter();
-            loop {
-                let part: Vec<_> = read.by_ref().take(per_worker).collect();
-                if part.is_empty() {
-                    break;
-                }
-                let shared = &shared;
-                pending.push(scope.spawn(move || {
-                    part.into_iter()
-                        .map(|(summary, record, events)| build(shared, summary, record, events))
-                        .collect()
-                }));
+    for summary in cases {
+        let instrument = by_hash
+            .get(&summary.instrument.hash)
+            .expect("every case was matched to an instrument");
+        let record = store.case(&summary.id)?;
+        let events = store.events(&summary.id)?;
+        let restored = restore(&record, &events);
+        if !restored.unreadable.is_empty() {
+            return Err(ExportError::Unreadable {
+                case: summary.id.to_string(),
+                paths: restored.unreadable.join(", "),
+            });
+        }
+        let engine = Interview::new(instrument, restored.today, restored.seed, restored.saved);
+        let rows = case_rows(&engine, summary, layout);
+        for (level, level_rows) in rows.into_iter().enumerate() {
+            counts.levels[level] += level_rows.len();
+            for cells in level_rows.into_values() {
+                files[level].row(&cells)?;
             }
         }
-        emit(&mut pending)
-    })?;
+        let id = summary.id.to_string();
+        for e in &events {
+            paradata.row(paradata_row(&id, e, &pii))?;
+        }
+        counts.events += events.len();
+        durations.row(duration_row(&id, &events))?;
+        if let Some(n) = notes.as_mut() {
+            for note in &record.notes {
+                n.row([
+                    id.clone(),
+                    note.seq.to_string(),
+                    note.path.clone().unwrap_or_default(),
+                    note.text.clone(),
+                    note.enumerator.clone(),
+                    note.utc.to_string(),
+                ])?;
+                counts.notes += 1;
+            }
+        }
+    }
     for f in files {
         f.finish()?;
     }
@@ -161,77 +136,6 @@ pub fn write(
         n.finish()?;
     }
     Ok(counts)
-}
-
-/// Cases read per chunk (see [`write`]).
-const CHUNK: usize = 512;
-
-/// What the workers share.
-struct Shared<'s> {
-    by_hash: &'s HashMap<String, &'s Instrument>,
-    layout: &'s Layout,
-    pii: &'s HashSet<&'s str>,
-    include_pii: bool,
-}
-
-/// One case, ready to write.
-struct Built {
-    rows: Vec<BTreeMap<Vec<i64>, Vec<String>>>,
-    paradata: Vec<[String; 11]>,
-    duration: [String; 7],
-    notes: Vec<[String; 6]>,
-}
-
-/// Rebuilds one case in the engine and formats all its rows.
-fn build(
-    shared: &Shared,
-    summary: &CaseSummary,
-    record: crate::store::CaseRecord,
-    events: Vec<EventRecord>,
-) -> Result<Built, ExportError> {
-    let instrument = shared
-        .by_hash
-        .get(&summary.instrument.hash)
-        .expect("every case was matched to an instrument");
-    let restored = restore(&record, &events);
-    if !restored.unreadable.is_empty() {
-        return Err(ExportError::Unreadable {
-            case: summary.id.to_string(),
-            paths: restored.unreadable.join(", "),
-        });
-    }
-    let engine = Interview::new(instrument, restored.today, restored.seed, restored.saved);
-    let rows = case_rows(&engine, summary, shared.layout);
-    let id = summary.id.to_string();
-    let paradata = events
-        .iter()
-        .map(|e| paradata_row(&id, e, shared.pii))
-        .collect();
-    let duration = duration_row(&id, &events);
-    let notes = if shared.include_pii {
-        record
-            .notes
-            .iter()
-            .map(|note| {
-                [
-                    id.clone(),
-                    note.seq.to_string(),
-                    note.path.clone().unwrap_or_default(),
-                    note.text.clone(),
-                    note.enumerator.clone(),
-                    note.utc.to_string(),
-                ]
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(Built {
-        rows,
-        paradata,
-        duration,
-        notes,
-    })
 }
 
 /// The rows of one case, per level, keyed by their roster row keys.
