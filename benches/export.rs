@@ -11,7 +11,8 @@
 //! is a real stored interview: export rebuilds it through the engine like
 //! any other. Not a criterion bench: one export takes seconds, so it is
 //! timed `VICOR_BENCH_RUNS` times (3) and each time printed, after a
-//! breakdown of the time into reading the store and rebuilding the cases. Results go in
+//! breakdown of the time into reading the store and rebuilding the cases
+//! (left out when `VICOR_BENCH_NO_PHASES` is set). Results go in
 //! `docs/performance.md` under "Export".
 
 use std::path::Path;
@@ -160,7 +161,9 @@ fn main() {
         std::fs::metadata(&db).map_or(0, |m| m.len()) as f64 / 1e6
     );
     let store = Store::open_read_only(&db, None).expect("store opens");
-    phases(&store, &instrument);
+    if std::env::var_os("VICOR_BENCH_NO_PHASES").is_none() {
+        phases(&store, &instrument);
+    }
     let instruments = [instrument];
     let runs: usize = std::env::var("VICOR_BENCH_RUNS")
         .ok()
