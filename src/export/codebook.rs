@@ -108,6 +108,7 @@ pub fn write(layout: &Layout, meta: &Meta, dir: &Path) -> Result<(), ExportError
         "include_pii": meta.options.include_pii,
         "left_out_pii": layout.left_out,
         "case_columns": CASE_COLUMNS,
+        "selected_respondent": "main.csv has one row per case: the household's answers and those of the selected respondent, whose questions are items outside any roster; a random item (type random_row) holds the row key of the roster row drawn, e.g. the selected person's members_row",
         "files": files,
         "variables": layout.variables.iter().map(|v| variable_json(layout, v)).collect::<Vec<_>>(),
     });
