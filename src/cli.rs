@@ -32,6 +32,8 @@ pub enum Command {
     Replicate(ReplicateArgs),
     /// Merge several enumerators' stores into one, reporting conflicts.
     Merge(MergeArgs),
+    /// Export microdata CSVs, a codebook and R, Stata and SPSS import scripts.
+    Export(ExportArgs),
 
     /// Make final and replicate weights by a weighting plan.
     Weight(WeightArgs),
@@ -131,6 +133,50 @@ pub struct MergeArgs {
     /// The passphrase itself never goes on the command line, where other
     /// users and the shell history could read it. All stores and the output
     /// share this key; without the flag they are unencrypted.
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
+}
+
+/// Which cases `vicor export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportStatus {
+    /// Completed interviews only.
+    Complete,
+    /// Every case, whatever its status (a column says which).
+    All,
+}
+
+/// Export the store's interviews for analysis: one CSV per level (main,
+/// one per roster) keyed by case and roster rows, paradata, durations,
+/// codebook.json and codebook.md, import.R, import.do, import.sps and a
+/// design.yaml template. See docs/export.md.
+///
+/// Everything is written into a temporary folder beside OUT and renamed at
+/// the end, so an error leaves nothing behind.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The store to export (opened read-only).
+    #[arg(long, value_name = "PATH")]
+    pub db: PathBuf,
+    /// The output folder; it must not exist or be empty (see --force).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The instrument the cases were interviewed with; repeat it for cases
+    /// of several versions. Default: the bundled instruments, matched to the
+    /// cases by their content hash.
+    #[arg(long = "instrument", value_name = "FILE")]
+    pub instruments: Vec<PathBuf>,
+    /// Keep items marked `pii` (names, phone numbers), their paradata
+    /// values and the enumerators' notes.
+    #[arg(long)]
+    pub include_pii: bool,
+    /// Which cases to export.
+    #[arg(long, value_enum, default_value = "complete")]
+    pub status: ExportStatus,
+    /// Replace OUT when it exists and holds files.
+    #[arg(long)]
+    pub force: bool,
+    /// Environment variable holding the store's passphrase.
     #[arg(long, value_name = "VAR")]
     pub key_env: Option<String>,
 }
@@ -251,5 +297,45 @@ mod tests {
         assert_eq!(args.out.to_str(), Some("o.csv"));
         assert!(args.report.is_none());
         assert!(Cli::try_parse_from(["vicor", "weight", "--plan", "p.yaml"]).is_err());
+    }
+
+    #[test]
+    fn export_parses_its_flags() {
+        let cli = Cli::try_parse_from([
+            "vicor",
+            "export",
+            "--db",
+            "c.db",
+            "--out=x",
+            "--instrument",
+            "a.yaml",
+            "--instrument=b.yaml",
+            "--status",
+            "all",
+            "--include-pii",
+            "--key-env",
+            "K",
+        ])
+        .expect("valid arguments");
+        let Command::Export(args) = cli.command else {
+            panic!("not the export command");
+        };
+        assert_eq!(args.instruments.len(), 2);
+        assert_eq!(args.status, super::ExportStatus::All);
+        assert!(args.include_pii && !args.force);
+        assert_eq!(args.key_env.as_deref(), Some("K"));
+        let short = Cli::try_parse_from(["vicor", "export", "--db", "c.db", "--out", "x"])
+            .expect("valid arguments");
+        let Command::Export(args) = short.command else {
+            panic!("not the export command");
+        };
+        assert_eq!(args.status, super::ExportStatus::Complete);
+        assert!(Cli::try_parse_from(["vicor", "export", "--db", "c.db"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "vicor", "export", "--db", "c", "--out", "x", "--status", "done"
+            ])
+            .is_err()
+        );
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod design;
 pub mod estimate;
+pub mod export;
 pub mod frame;
 pub mod instrument;
 pub mod interview;

@@ -69,6 +69,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Estimate(args) => estimate(args),
         Command::Replicate(args) => replicate(args),
         Command::Merge(args) => merge(args),
+        Command::Export(args) => export(args),
         Command::Weight(args) => weight(args),
     }
 }
@@ -428,6 +429,66 @@ fn merge(args: cli::MergeArgs) -> Outcome {
         report.conflicts.len()
     );
     Ok(ExitCode::from(1))
+}
+
+/// `vicor export`: match the cases to their instruments, write the folder.
+fn export(args: cli::ExportArgs) -> Outcome {
+    let instruments = if args.instruments.is_empty() {
+        bundled_instruments()
+    } else {
+        args.instruments
+            .iter()
+            .map(|p| load_instrument(p))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let key = store_key(args.key_env.as_deref())?;
+    let store =
+        vicor::store::Store::open_read_only(&args.db, key.as_deref()).map_err(store_failure)?;
+    let options = vicor::export::Options {
+        include_pii: args.include_pii,
+        status: match args.status {
+            cli::ExportStatus::Complete => vicor::export::StatusFilter::Complete,
+            cli::ExportStatus::All => vicor::export::StatusFilter::All,
+        },
+        force: args.force,
+    };
+    let summary =
+        vicor::export::export(&store, &instruments, &args.out, &options).map_err(|e| match e {
+            vicor::export::ExportError::Store(e) => store_failure(e),
+            e => Failure::user(e),
+        })?;
+    println!(
+        "exported {} cases to {}{}",
+        summary.cases,
+        summary.out.display(),
+        if summary.filtered > 0 {
+            format!(
+                " ({} not completed, left out: --status all exports them)",
+                summary.filtered
+            )
+        } else {
+            String::new()
+        }
+    );
+    for (file, rows) in &summary.files {
+        println!("  {file:<24} {rows:>9} rows");
+    }
+    if !summary.left_out.is_empty() {
+        println!(
+            "personal identifiers left out (--include-pii keeps them): {}",
+            summary.left_out.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every bundled instrument that loads; export matches cases to them by hash.
+fn bundled_instruments() -> Vec<vicor::instrument::Instrument> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("instruments");
+    ["victimization.yaml", "corruption.yaml", "example.yaml"]
+        .iter()
+        .filter_map(|f| vicor::instrument::validate(&root.join(f)).instrument)
+        .collect()
 }
 
 /// The passphrase of the stores, read from the environment variable named by

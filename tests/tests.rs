@@ -27,3 +27,6 @@ mod estimate;
 
 /// `vicor weight` and the weighting kernels against R.
 mod weighting;
+
+/// `vicor export`: round trip, generated R script, versions, bad input.
+mod export;

@@ -142,6 +142,26 @@ pub fn check(instrument: &Instrument) -> Vec<Diagnostic> {
     checker.diags
 }
 
+/// The type of every item's value by item id (notes have none): what the
+/// export writes in its codebook, computed variables included.
+pub fn item_types(instrument: &Instrument) -> HashMap<String, Type> {
+    let mut sink = Vec::new();
+    let index = Index::build(instrument, &mut sink);
+    let checker = Checker {
+        instrument,
+        index: &index,
+        diags: sink,
+        types: RefCell::new(HashMap::new()),
+        computing: RefCell::new(Vec::new()),
+        cycles: RefCell::new(BTreeSet::new()),
+    };
+    index
+        .items
+        .values()
+        .filter_map(|(item, _)| Some((item.id.clone(), checker.item_type(item)?)))
+        .collect()
+}
+
 struct Checker<'a> {
     instrument: &'a Instrument,
     index: &'a Index<'a>,

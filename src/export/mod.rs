@@ -1,0 +1,471 @@
+//! Microdata export: what leaves vicor for R, Stata and SPSS.
+//!
+//! The store keeps every answer ever given, including answers that later
+//! became irrelevant (skipped by a changed filter). The export must give the
+//! *interview's* data, so each case is rebuilt through the interview engine
+//! (`store::session::restore` → `Interview::new`) and only
+//! `relevant_answers()` and `computed()` are written: a skipped answer kept
+//! in the store never leaks into a file.
+//!
+//! Invariants (tested by `tests/export.rs`):
+//! - every relevant answer, DK/RF code and roster row of every exported case
+//!   appears exactly once, in the file of its level, keyed by `case_id` and
+//!   its roster row keys;
+//! - skipped and not-asked cells are empty; DK/RF are the declared codes;
+//! - items marked `pii` (and their values in the paradata, and notes) are
+//!   left out unless asked for;
+//! - the output folder appears whole or not at all: everything is written
+//!   into a temporary folder beside it and renamed at the end.
+//!
+//! No terminal code: the binary prints the [`Summary`].
+
+mod codebook;
+pub mod layout;
+mod scripts;
+mod tables;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::instrument::Instrument;
+use crate::store::{CaseStatus, CaseSummary, Store, StoreError};
+
+pub use layout::{Layout, VarType};
+
+/// Why an export failed. Nothing is left behind in any case.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[non_exhaustive]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// A case's instrument hash matches none of the instruments given.
+    #[error(
+        "case {case} was interviewed with instrument {id} version {version} (hash {hash}), which matches no instrument given: pass that version's file with --instrument"
+    )]
+    NoInstrument {
+        case: String,
+        id: String,
+        version: String,
+        hash: String,
+    },
+
+    /// The store holds cases of different questionnaires.
+    #[error(
+        "the store holds cases of several instruments ({ids}): an export holds one instrument; split the store, or merge only one instrument's stores"
+    )]
+    SeveralInstruments { ids: String },
+
+    /// An item changed kind or roster between versions.
+    #[error(
+        "item `{item}` differs between instrument versions {first} and {second} (its type or its roster changed): migrate the cases to one version before exporting"
+    )]
+    VersionsDiffer {
+        item: String,
+        first: String,
+        second: String,
+    },
+
+    /// Two columns of one file would have the same name.
+    #[error(
+        "column `{column}` of {file} would come from both {first} and {second}: rename one of the items in the instrument"
+    )]
+    ColumnClash {
+        column: String,
+        file: String,
+        first: String,
+        second: String,
+    },
+
+    #[error("the store holds no {what} cases: nothing to export{hint}")]
+    NoCases {
+        what: &'static str,
+        hint: &'static str,
+    },
+
+    /// The output folder exists and holds files.
+    #[error(
+        "{path} already exists and is not empty: choose a new folder, or pass --force to replace it"
+    )]
+    OutputExists { path: PathBuf },
+
+    #[error("{path} exists and is not a folder: choose another --out")]
+    OutputNotFolder { path: PathBuf },
+
+    #[error("cannot write the export into {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("cannot write {path}: {source}")]
+    Csv { path: PathBuf, source: csv::Error },
+
+    /// A stored path that the engine cannot read (a damaged store).
+    #[error(
+        "case {case} has answers at paths that are not item paths ({paths}): the store may be damaged; check it with a copy of vicor that wrote it"
+    )]
+    Unreadable { case: String, paths: String },
+}
+
+/// Which cases to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusFilter {
+    /// Completed interviews only.
+    #[default]
+    Complete,
+    /// Every case, whatever its status (the status is a column).
+    All,
+}
+
+/// What to export.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub include_pii: bool,
+    pub status: StatusFilter,
+    /// Replace an existing non-empty output folder.
+    pub force: bool,
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub out: PathBuf,
+    pub cases: usize,
+    /// Rows per file, in file order.
+    pub files: Vec<(String, usize)>,
+    /// Items left out as personal identifiers.
+    pub left_out: Vec<String>,
+    /// Cases left out by the status filter.
+    pub filtered: usize,
+}
+
+/// Exports the store's cases into the folder `out`.
+///
+/// `instruments` are the questionnaires the cases may have been interviewed
+/// with; each case is matched to one by its stored content hash. Cases of
+/// several versions of one instrument share one export (see [`layout`]).
+pub fn export(
+    store: &Store,
+    instruments: &[Instrument],
+    out: &Path,
+    options: &Options,
+) -> Result<Summary, ExportError> {
+    check_output(out, options.force)?;
+    let all = store.cases()?;
+    let total = all.len();
+    let cases: Vec<CaseSummary> = all
+        .into_iter()
+        .filter(|c| options.status == StatusFilter::All || c.status == CaseStatus::Completed)
+        .collect();
+    if cases.is_empty() {
+        return Err(match options.status {
+            StatusFilter::Complete => ExportError::NoCases {
+                what: "completed",
+                hint: " (--status all exports cases in progress too)",
+            },
+            StatusFilter::All => ExportError::NoCases { what: "", hint: "" },
+        });
+    }
+    let (used, by_hash) = match_instruments(&cases, instruments)?;
+    let layout = Layout::build(&used, options.include_pii)?;
+    let staging = Staging::new(out)?;
+    let counts = tables::write(
+        store,
+        &cases,
+        &by_hash,
+        &layout,
+        staging.path(),
+        options.include_pii,
+    )?;
+    let mut files: Vec<(String, usize)> = layout
+        .levels
+        .iter()
+        .map(|l| l.file())
+        .zip(counts.levels.iter().copied())
+        .collect();
+    files.push(("paradata.csv".into(), counts.events));
+    files.push(("durations.csv".into(), cases.len()));
+    if options.include_pii {
+        files.push(("notes.csv".into(), counts.notes));
+    }
+    let versions = version_counts(&cases);
+    let meta = codebook::Meta {
+        instruments: &used,
+        versions: &versions,
+        options,
+        cases: cases.len(),
+        files: &files,
+    };
+    codebook::write(&layout, &meta, staging.path())?;
+    scripts::write(&layout, &meta, staging.path())?;
+    staging.finish(options.force)?;
+    Ok(Summary {
+        out: out.to_path_buf(),
+        cases: cases.len(),
+        files,
+        left_out: layout.left_out.clone(),
+        filtered: total - cases.len(),
+    })
+}
+
+/// (version, hash) → number of cases, in first-seen order.
+fn version_counts(cases: &[CaseSummary]) -> Vec<(String, String, usize)> {
+    let mut out: Vec<(String, String, usize)> = Vec::new();
+    for c in cases {
+        match out.iter_mut().find(|v| v.1 == c.instrument.hash) {
+            Some(v) => v.2 += 1,
+            None => out.push((c.instrument.version.clone(), c.instrument.hash.clone(), 1)),
+        }
+    }
+    out
+}
+
+/// The instruments the cases use (in the order given) and each by hash.
+fn match_instruments<'i>(
+    cases: &[CaseSummary],
+    instruments: &'i [Instrument],
+) -> Result<(Vec<&'i Instrument>, HashMap<String, &'i Instrument>), ExportError> {
+    let ids: BTreeMap<&str, ()> = cases
+        .iter()
+        .map(|c| (c.instrument.id.as_str(), ()))
+        .collect();
+    if ids.len() > 1 {
+        return Err(ExportError::SeveralInstruments {
+            ids: ids.keys().copied().collect::<Vec<_>>().join(", "),
+        });
+    }
+    let mut by_hash = HashMap::new();
+    for c in cases {
+        if by_hash.contains_key(&c.instrument.hash) {
+            continue;
+        }
+        let found = instruments
+            .iter()
+            .find(|i| i.id == c.instrument.id && i.hash == c.instrument.hash)
+            .ok_or_else(|| ExportError::NoInstrument {
+                case: c.id.to_string(),
+                id: c.instrument.id.clone(),
+                version: c.instrument.version.clone(),
+                hash: c.instrument.hash.clone(),
+            })?;
+        by_hash.insert(c.instrument.hash.clone(), found);
+    }
+    let used: Vec<&Instrument> = instruments
+        .iter()
+        .filter(|i| by_hash.values().any(|u| std::ptr::eq(*u, *i)))
+        .collect();
+    Ok((used, by_hash))
+}
+
+/// Refuses an output that is a file, or a folder with files (unless forced).
+fn check_output(out: &Path, force: bool) -> Result<(), ExportError> {
+    match std::fs::metadata(out) {
+        Err(_) => Ok(()),
+        Ok(m) if !m.is_dir() => Err(ExportError::OutputNotFolder {
+            path: out.to_path_buf(),
+        }),
+        Ok(_) => {
+            let empty = std::fs::read_dir(out)
+                .map_err(|source| ExportError::Io {
+                    path: out.to_path_buf(),
+                    source,
+                })?
+                .next()
+                .is_none();
+            if empty || force {
+                Ok(())
+            } else {
+                Err(ExportError::OutputExists {
+                    path: out.to_path_buf(),
+                })
+            }
+        }
+    }
+}
+
+/// A temporary folder beside the target, removed unless [`Staging::finish`]
+/// renamed it into place.
+struct Staging {
+    tmp: PathBuf,
+    target: PathBuf,
+    done: bool,
+}
+
+impl Staging {
+    fn new(target: &Path) -> Result<Staging, ExportError> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "export".into());
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = parent.join(format!(".{name}.vicor-export-{}.tmp", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|source| ExportError::Io {
+            path: target.to_path_buf(),
+            source,
+        })?;
+        Ok(Staging {
+            tmp,
+            target: target.to_path_buf(),
+            done: false,
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Puts the finished folder in place of the target.
+    fn finish(mut self, force: bool) -> Result<(), ExportError> {
+        let io = |source| ExportError::Io {
+            path: self.target.clone(),
+            source,
+        };
+        if self.target.exists() {
+            // Checked empty (or forced) before any work; move the old folder
+            // aside so that a failed rename leaves it as it was.
+            let old = self.tmp.with_extension("old");
+            let _ = std::fs::remove_dir_all(&old);
+            std::fs::rename(&self.target, &old).map_err(io)?;
+            if let Err(e) = std::fs::rename(&self.tmp, &self.target) {
+                let _ = std::fs::rename(&old, &self.target);
+                return Err(io(e));
+            }
+            if force {
+                let _ = std::fs::remove_dir_all(&old);
+            } else {
+                let _ = std::fs::remove_dir(&old);
+            }
+        } else {
+            std::fs::rename(&self.tmp, &self.target).map_err(io)?;
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// A CSV writer on a file of the staging folder.
+pub(crate) fn csv_file(dir: &Path, name: &str) -> Result<CsvOut, ExportError> {
+    let path = dir.join(name);
+    let file = std::fs::File::create(&path).map_err(|source| ExportError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(CsvOut {
+        writer: csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 16, file)),
+        path,
+    })
+}
+
+pub(crate) struct CsvOut {
+    writer: csv::Writer<std::io::BufWriter<std::fs::File>>,
+    path: PathBuf,
+}
+
+impl CsvOut {
+    pub fn row<I, T>(&mut self, fields: I) -> Result<(), ExportError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.writer
+            .write_record(fields)
+            .map_err(|source| ExportError::Csv {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    pub fn finish(mut self) -> Result<(), ExportError> {
+        use std::io::Write;
+        self.writer.flush().map_err(|source| ExportError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        let inner = self.writer.into_inner().map_err(|e| ExportError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let file = inner.into_inner().map_err(|e| ExportError::Io {
+            path: self.path.clone(),
+            source: e.into_error(),
+        })?;
+        let mut file = file;
+        file.flush()
+            .and_then(|()| file.sync_all())
+            .map_err(|source| ExportError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+/// Writes a whole text file into the staging folder.
+pub(crate) fn text_file(dir: &Path, name: &str, text: &str) -> Result<(), ExportError> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|source| ExportError::Io { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_with_files_is_refused_unless_forced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out");
+        assert!(check_output(&out, false).is_ok());
+        std::fs::create_dir(&out).expect("mkdir");
+        assert!(check_output(&out, false).is_ok(), "an empty folder is fine");
+        std::fs::write(out.join("x.txt"), "x").expect("write");
+        let err = check_output(&out, false).expect_err("refused");
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert!(check_output(&out, true).is_ok());
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").expect("write");
+        assert!(matches!(
+            check_output(&file, true),
+            Err(ExportError::OutputNotFolder { .. })
+        ));
+    }
+
+    #[test]
+    fn an_unfinished_staging_folder_is_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out");
+        let tmp = {
+            let staging = Staging::new(&out).expect("staging");
+            text_file(staging.path(), "a.csv", "x").expect("write");
+            staging.path().to_path_buf()
+        };
+        assert!(!tmp.exists());
+        assert!(!out.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 0);
+    }
+
+    #[test]
+    fn a_forced_export_replaces_the_old_folder_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).expect("mkdir");
+        std::fs::write(out.join("old.txt"), "x").expect("write");
+        let staging = Staging::new(&out).expect("staging");
+        text_file(staging.path(), "new.csv", "y").expect("write");
+        staging.finish(true).expect("finish");
+        assert!(out.join("new.csv").exists());
+        assert!(!out.join("old.txt").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
+    }
+}
