@@ -19,6 +19,9 @@ mod run;
 /// The bundled questionnaires validate cleanly.
 mod instruments;
 
+/// Realistic respondents through `vicor run`: SDG numerators and denominators.
+mod respondents;
+
 /// `vicor estimate` and `vicor replicate` against R's survey package.
 mod estimate;
 
