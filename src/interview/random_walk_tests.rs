@@ -135,9 +135,50 @@ impl Walker<'_, '_> {
         )
     }
 
-    /// Applies an update as the caller of the engine would after a commit.
+    /// Applies an update as the caller of the engine would after a commit,
+    /// then checks the invariants of the new state.
     fn apply(&mut self, update: &Update) {
         self.interview.apply(update);
+        if !self.interview.path().is_empty() && self.interview.current_index().is_none() {
+            self.fail("the position is not on the path".into());
+        }
+        self.check_selections();
+    }
+
+    /// Every random selection on the path names an eligible row of its
+    /// roster as it stands now.
+    fn check_selections(&self) {
+        for pos in self.interview.path() {
+            let Some(item) = self.interview.item(&pos.path.item) else {
+                continue;
+            };
+            let ItemKind::Random(selection) = &item.kind else {
+                continue;
+            };
+            let Some(answer) = self.interview.answer_of(&pos.path) else {
+                continue;
+            };
+            let Answer::Int(key) = answer else {
+                self.fail(format!("{}: a selection holds {answer:?}", pos.path));
+            };
+            // The selections of the bundled instruments draw from top-level
+            // rosters.
+            let rows = self.interview.roster_rows(&[], &selection.roster);
+            let row = [RowKey {
+                roster: selection.roster.clone(),
+                key: *key,
+            }];
+            let eligible = selection
+                .eligible
+                .as_ref()
+                .is_none_or(|c| self.interview.eval(&row, &c.expr) == Value::Bool(true));
+            if !rows.contains(key) || !eligible {
+                self.fail(format!(
+                    "{} selects row {key} of `{}`, which is not an eligible row now",
+                    pos.path, selection.roster
+                ));
+            }
+        }
     }
 
     fn run(&mut self) -> End {
