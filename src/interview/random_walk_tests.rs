@@ -145,6 +145,33 @@ impl Walker<'_, '_> {
         self.check_selections();
     }
 
+    /// Rebuilds the interview from its answers and position, as a resumed
+    /// case is: the state is a function of the answers, so the path, the
+    /// position and the computed values must be the same.
+    fn resume(&mut self) {
+        let saved = Saved {
+            answers: self.interview.answers().clone(),
+            confirmed: Default::default(),
+            position: self.interview.current().cloned(),
+            completed: self.interview.is_completed(),
+        };
+        let language = self.interview.language().to_string();
+        let mut resumed = Interview::new(
+            self.interview.instrument(),
+            self.interview.today(),
+            self.seed,
+            saved,
+        );
+        resumed.set_language(&language, Vec::new());
+        if resumed.path() != self.interview.path()
+            || resumed.current() != self.interview.current()
+            || resumed.computed() != self.interview.computed()
+        {
+            self.fail("a resumed interview differs from the live one".into());
+        }
+        self.interview = resumed;
+    }
+
     /// Every random selection on the path names an eligible row of its
     /// roster as it stands now.
     fn check_selections(&self) {
@@ -206,6 +233,10 @@ impl Walker<'_, '_> {
                     self.answer(&path);
                     force_answer = false;
                 }
+            }
+            // Now and then resume from what the store would hold.
+            if self.rng.random_bool(0.01) {
+                self.resume();
             }
             // Now and then go back, or jump to an earlier position and
             // change its answer.
