@@ -951,16 +951,24 @@ impl<'i> Interview<'i> {
             .map(|p| p.path.clone())
     }
 
-    /// Hard-check failures of answered items on the path now (an earlier
-    /// answer may have changed since they were accepted).
+    /// Answers on the path now that are no longer acceptable (an earlier
+    /// answer may have changed since they were accepted): a choice whose
+    /// option is now hidden by its filter, a date outside bounds that moved,
+    /// and hard-check failures.
     pub fn invalid(&self) -> Vec<(ItemPath, String)> {
         let mut out = Vec::new();
         for pos in &self.walk.path {
             let Some(item) = self.item(&pos.path.item) else {
                 continue;
             };
-            if !self.answers.contains_key(&pos.path) {
+            let Some(answer) = self.answers.get(&pos.path) else {
                 continue;
+            };
+            // Random selections hold a row key, not an answer to validate.
+            if item.kind.is_question()
+                && let Err(Refusal::Invalid(why)) = self.validate(item, &pos.path, answer.clone())
+            {
+                out.push((pos.path.clone(), why.to_string()));
             }
             for check in &item.checks {
                 if check.severity == Severity::Error

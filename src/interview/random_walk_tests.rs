@@ -145,6 +145,29 @@ impl Walker<'_, '_> {
         self.check_selections();
     }
 
+    /// A completed interview holds no choice answer whose option is
+    /// hidden now (an earlier answer changed after it was given).
+    fn check_options(&self) {
+        for pos in self.interview.path() {
+            let codes = match self.interview.answer_of(&pos.path) {
+                Some(Answer::Int(c)) => vec![*c],
+                Some(Answer::Codes(c)) => c.clone(),
+                _ => continue,
+            };
+            let item = self.interview.item(&pos.path.item).expect("an item");
+            if item.kind.options().is_empty() {
+                continue;
+            }
+            let visible = self.interview.visible_options(&pos.path);
+            if let Some(c) = codes
+                .iter()
+                .find(|c| !visible.iter().any(|o| o.code == **c))
+            {
+                self.fail(format!("{} completes with hidden option {c}", pos.path));
+            }
+        }
+    }
+
     /// Rebuilds the interview from its answers and position, as a resumed
     /// case is: the state is a function of the answers, so the path, the
     /// position and the computed values must be the same.
@@ -307,6 +330,7 @@ impl Walker<'_, '_> {
         }
         match self.interview.complete() {
             Ok(update) => {
+                self.check_options();
                 self.apply(&update);
                 if !self.interview.is_completed() {
                     self.fail("a completion update did not complete".into());

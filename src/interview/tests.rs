@@ -524,3 +524,44 @@ fn a_selection_follows_a_corrected_roster() {
         Some(&Answer::Int(chosen))
     );
 }
+
+/// An answer that was valid when given but whose option an earlier change
+/// has hidden is reported at completion, like a failing hard check (it was
+/// kept and the interview completed with a code the filter forbids).
+#[test]
+fn an_answer_hidden_by_a_later_option_filter_blocks_completion() {
+    let inst = example();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/answers/example-complete.yaml"),
+    )
+    .expect("fixture")
+    .replace("vehicles: [3, 1]", "vehicles: [3, 1, 4]")
+    .replace("  1: {stolen: 2}\n", "  1: {stolen: 2}\n  4: {stolen: 2}\n");
+    let mut interview = Interview::new(&inst, date(2026, 3, 15), 7, Saved::default());
+    let end = drive::<()>(
+        &mut interview,
+        &script(&inst, &text),
+        &mut |_, _| Ok(()),
+        &mut |_, _| {},
+    )
+    .expect("the script runs");
+    assert_eq!(end, RunEnd::Completed);
+    // Option 4 is shown only to households of two or more.
+    let update = interview
+        .answer_at(&p("hh_size"), Answer::Int(1), true)
+        .expect("a valid answer");
+    interview.apply(&update);
+    let problems = interview.completion_problems();
+    assert_eq!(
+        problems.invalid.first().map(|(path, _)| path.clone()),
+        Some(p("vehicles")),
+        "{problems:?}"
+    );
+    assert!(matches!(interview.complete(), Err(Refusal::NotComplete(_))));
+    assert_eq!(interview.first_invalid(), Some(p("vehicles")));
+    let update = interview
+        .answer_at(&p("vehicles"), Answer::Codes(vec![1, 3]), true)
+        .expect("the visible options");
+    interview.apply(&update);
+    assert!(interview.invalid().is_empty(), "{:?}", interview.invalid());
+}
