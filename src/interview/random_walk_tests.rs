@@ -36,6 +36,11 @@
 //!   legitimately skipped, so the instrument must guard the text (or the
 //!   item) instead. Check messages, which the engine renders itself on the
 //!   state with the new answer, must not contain "…" or a brace.
+//! - **Consistent state.** After every update the position is on the path
+//!   and every random selection names an eligible row of its roster as it
+//!   stands; a completed interview holds no choice whose option is hidden
+//!   now; an interview rebuilt from its answers and position (a resumed
+//!   case) has the same path, position and computed values.
 
 use std::collections::BTreeSet;
 use std::path::Path;
