@@ -22,6 +22,9 @@ mod instruments;
 /// The real `vicor interview` typed through a pseudo-terminal.
 mod tui_pty;
 
+/// Realistic respondents through `vicor run`: SDG numerators and denominators.
+mod respondents;
+
 /// `vicor estimate` and `vicor replicate` against R's survey package.
 mod estimate;
 

@@ -506,7 +506,8 @@ impl<'i> Interview<'i> {
         let answer = self.validate(item, path, answer)?;
         let mut trial = self.answers.clone();
         trial.insert(path.clone(), answer.clone());
-        let trial_walk = self.walk_over(&trial);
+        let mut trial_walk = self.walk_over(&trial);
+        let redrawn = self.redraw(&mut trial, &mut trial_walk);
         let ctx = self.context(&trial);
 
         // Checks of this item on the state with the new answer.
@@ -581,14 +582,67 @@ impl<'i> Interview<'i> {
                 new: Some(soft.join(" | ")),
             });
         }
+        let mut answers = vec![(path.clone(), Some(answer))];
+        for (p, a, event) in redrawn {
+            answers.push((p, a));
+            events.push(event);
+        }
         events.extend(self.relevance_events(&trial, &trial_walk));
         Ok(Update {
-            answers: vec![(path.clone(), Some(answer))],
+            answers,
             confirmations,
             events,
             position: Some(path.clone()),
             completed: None,
         })
+    }
+
+    /// Draws again every random selection already made whose draw on the
+    /// roster as it stands now differs (a corrected age, sex or eligibility,
+    /// rows added or dropped), updating `answers` and `walk`. A selection is
+    /// thus always the draw on the current roster with the item's own seed,
+    /// so an unchanged roster keeps its draw and a selected member who is no
+    /// longer eligible is never kept. Returns the changes with their events
+    /// (a selection left without any eligible row is cleared).
+    fn redraw(
+        &self,
+        answers: &mut BTreeMap<ItemPath, Answer>,
+        walk: &mut Walk,
+    ) -> Vec<(ItemPath, Option<Answer>, Event)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < walk.path.len() {
+            let path = walk.path[i].path.clone();
+            i += 1;
+            let Some(old) = answers.get(&path).cloned() else {
+                continue;
+            };
+            if !self.is_random(&path) {
+                continue;
+            }
+            let drawn = self.draw(&self.context(answers), walk, &path);
+            let (new, mut event) = match drawn {
+                Some((a, _)) if a == old => continue,
+                Some((a, event)) => (Some(a), event),
+                None => (
+                    None,
+                    Event {
+                        kind: EventKind::RandomSelection,
+                        path: Some(path.clone()),
+                        old: None,
+                        new: Some("cleared: no eligible row".into()),
+                    },
+                ),
+            };
+            event.old = Some(old.to_string());
+            match &new {
+                Some(a) => answers.insert(path.clone(), a.clone()),
+                None => answers.remove(&path),
+            };
+            *walk = self.walk_over(answers);
+            out.push((path, new, event));
+        }
+        out
     }
 
     /// Events for answered items that leave or rejoin the path.
@@ -887,16 +941,24 @@ impl<'i> Interview<'i> {
             .map(|p| p.path.clone())
     }
 
-    /// Hard-check failures of answered items on the path now (an earlier
-    /// answer may have changed since they were accepted).
+    /// Answers on the path now that are no longer acceptable (an earlier
+    /// answer may have changed since they were accepted): a choice whose
+    /// option is now hidden by its filter, a date outside bounds that moved,
+    /// and hard-check failures.
     pub fn invalid(&self) -> Vec<(ItemPath, String)> {
         let mut out = Vec::new();
         for pos in &self.walk.path {
             let Some(item) = self.item(&pos.path.item) else {
                 continue;
             };
-            if !self.answers.contains_key(&pos.path) {
+            let Some(answer) = self.answers.get(&pos.path) else {
                 continue;
+            };
+            // Random selections hold a row key, not an answer to validate.
+            if item.kind.is_question()
+                && let Err(Refusal::Invalid(why)) = self.validate(item, &pos.path, answer.clone())
+            {
+                out.push((pos.path.clone(), why.to_string()));
             }
             for check in &item.checks {
                 if check.severity == Severity::Error

@@ -23,3 +23,7 @@ pub use path::{ItemPath, RowKey};
 
 #[cfg(test)]
 mod tests;
+
+/// Thousands of generated interviews through each bundled instrument.
+#[cfg(test)]
+mod random_walk_tests;

@@ -457,3 +457,111 @@ proptest! {
         }
     }
 }
+
+/// A random selection is the draw on the roster as it stands: a correction
+/// that makes the selected member ineligible draws again among those who
+/// are (the old draw was kept, so a child could stay selected).
+#[test]
+fn a_selection_follows_a_corrected_roster() {
+    let inst = example();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/answers/example-complete.yaml"),
+    )
+    .expect("fixture");
+    let mut interview = Interview::new(&inst, date(2026, 3, 15), 7, Saved::default());
+    let end = drive::<()>(
+        &mut interview,
+        &script(&inst, &text),
+        &mut |_, _| Ok(()),
+        &mut |_, _| {},
+    )
+    .expect("the script runs");
+    assert_eq!(end, RunEnd::Completed);
+    let Some(Answer::Int(chosen)) = interview.answer_of(&p("respondent")).cloned() else {
+        panic!("a respondent is drawn");
+    };
+    let other = 3 - chosen;
+    // The selected member's birth date was wrong: a child.
+    let update = interview
+        .answer_at(
+            &p(&format!("members[{chosen}].birth_date")),
+            Answer::Date(date(2019, 5, 1)),
+            true,
+        )
+        .expect("a valid correction");
+    assert!(
+        update
+            .events
+            .iter()
+            .any(|e| e.kind == EventKind::RandomSelection
+                && e.old.as_deref() == Some(&*chosen.to_string())),
+        "the new draw is logged with the old one: {:?}",
+        update.events
+    );
+    interview.apply(&update);
+    for item in ["respondent", "respondent_alt"] {
+        assert_eq!(
+            interview.answer_of(&p(item)),
+            Some(&Answer::Int(other)),
+            "{item}: the only adult left is selected"
+        );
+    }
+    // Back to the original roster, the original draw comes back (same seed).
+    let update = interview
+        .answer_at(
+            &p(&format!("members[{chosen}].birth_date")),
+            Answer::Date(if chosen == 1 {
+                date(1980, 4, 2)
+            } else {
+                date(1975, 11, 30)
+            }),
+            true,
+        )
+        .expect("a valid correction");
+    interview.apply(&update);
+    assert_eq!(
+        interview.answer_of(&p("respondent")),
+        Some(&Answer::Int(chosen))
+    );
+}
+
+/// An answer that was valid when given but whose option an earlier change
+/// has hidden is reported at completion, like a failing hard check (it was
+/// kept and the interview completed with a code the filter forbids).
+#[test]
+fn an_answer_hidden_by_a_later_option_filter_blocks_completion() {
+    let inst = example();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/answers/example-complete.yaml"),
+    )
+    .expect("fixture")
+    .replace("vehicles: [3, 1]", "vehicles: [3, 1, 4]")
+    .replace("  1: {stolen: 2}\n", "  1: {stolen: 2}\n  4: {stolen: 2}\n");
+    let mut interview = Interview::new(&inst, date(2026, 3, 15), 7, Saved::default());
+    let end = drive::<()>(
+        &mut interview,
+        &script(&inst, &text),
+        &mut |_, _| Ok(()),
+        &mut |_, _| {},
+    )
+    .expect("the script runs");
+    assert_eq!(end, RunEnd::Completed);
+    // Option 4 is shown only to households of two or more.
+    let update = interview
+        .answer_at(&p("hh_size"), Answer::Int(1), true)
+        .expect("a valid answer");
+    interview.apply(&update);
+    let problems = interview.completion_problems();
+    assert_eq!(
+        problems.invalid.first().map(|(path, _)| path.clone()),
+        Some(p("vehicles")),
+        "{problems:?}"
+    );
+    assert!(matches!(interview.complete(), Err(Refusal::NotComplete(_))));
+    assert_eq!(interview.first_invalid(), Some(p("vehicles")));
+    let update = interview
+        .answer_at(&p("vehicles"), Answer::Codes(vec![1, 3]), true)
+        .expect("the visible options");
+    interview.apply(&update);
+    assert!(interview.invalid().is_empty(), "{:?}", interview.invalid());
+}
