@@ -8,6 +8,7 @@
 //! not on disk. Nothing here reads a clock or touches a terminal or a file.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::civil::Date;
@@ -231,6 +232,8 @@ pub struct Interview<'i> {
     language: String,
     month_names: Vec<String>,
     walk: Walk,
+    /// The state an answer just prepared would lead to, with its walk.
+    prepared: RefCell<Option<(BTreeMap<ItemPath, Answer>, Walk)>>,
     current: Option<ItemPath>,
     completed: bool,
 }
@@ -265,6 +268,7 @@ impl<'i> Interview<'i> {
             language: instrument.default_language.clone(),
             month_names: ENGLISH_MONTHS.iter().map(|m| m.to_string()).collect(),
             walk: Walk::default(),
+            prepared: RefCell::new(None),
             current: None,
             completed: saved.completed,
         };
@@ -293,6 +297,7 @@ impl<'i> Interview<'i> {
     /// Sets the language of texts and the month names used in fills.
     pub fn set_language(&mut self, language: &str, month_names: Vec<String>) {
         self.language = language.to_string();
+        self.prepared.borrow_mut().take();
         if month_names.len() == 12 {
             self.month_names = month_names;
         }
@@ -588,6 +593,9 @@ impl<'i> Interview<'i> {
             events.push(event);
         }
         events.extend(self.relevance_events(&trial, &trial_walk));
+        // Applying this update reaches exactly the trial state: keep its
+        // walk so `apply` need not walk again.
+        *self.prepared.borrow_mut() = Some((trial, trial_walk));
         Ok(Update {
             answers,
             confirmations,
@@ -1054,7 +1062,11 @@ impl<'i> Interview<'i> {
             self.confirmed.insert(c.clone());
         }
         if !update.answers.is_empty() {
-            self.walk = self.walk_over(&self.answers);
+            let prepared = self.prepared.borrow_mut().take();
+            self.walk = match prepared {
+                Some((answers, walk)) if answers == self.answers => walk,
+                _ => self.walk_over(&self.answers),
+            };
         }
         if let Some(p) = &update.position
             && self.walk.position_of(p).is_some()
