@@ -1298,28 +1298,16 @@ pub fn expr_diagnostic(file: FileId, e: &expr::ExprError) -> Diagnostic {
     d
 }
 
-/// The closest accepted word, when it is close enough to be a typo.
+/// The closest accepted word, when it is close enough to be a typo. Keys
+/// and types are short words, so the threshold is looser than the one
+/// `expr::closest` uses for item names (a transposition counts as two).
 pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
-        .map(|c| (edit_distance(word, c), *c))
+        .map(|c| (crate::instrument::expr::edit_distance(word, c), *c))
         .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -286,20 +286,7 @@ fn fills_resolve_in_each_language() {
     let rows = p("members[1].sex").rows;
     let text = sex.text.as_ref().expect("text");
     assert_eq!(interview.render(text, &rows), "Is Ana male or female?");
-    let months = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
+    let months = crate::tui::strings::FR.months;
     interview.set_language("fr", months.iter().map(|m| m.to_string()).collect());
     assert_eq!(
         interview.render(text, &rows),
