@@ -37,6 +37,61 @@ pub enum Command {
 
     /// Make final and replicate weights by a weighting plan.
     Weight(WeightArgs),
+
+    /// Simulate a synthetic country and its survey, or run the coverage study.
+    Simulate(SimulateArgs),
+
+    /// Simulate, export, weight and estimate, with the truth beside each estimate.
+    Demo(DemoArgs),
+}
+
+/// Simulate the demo country: its census, a stratified two-stage sample and
+/// the interviews of the responding households, driven through the real
+/// engine and questionnaire into a store. With --study, run the coverage
+/// study instead. See docs/validation.md.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Output folder (survey) or CSV file (study).
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Seed of the country, the sample and the interviews.
+    #[arg(long, default_value_t = 20_261_126)]
+    pub seed: u64,
+    /// Enumeration areas in the country.
+    #[arg(long, default_value_t = 2_400)]
+    pub areas: usize,
+    /// Areas drawn per stratum (20 strata: region × urban/rural).
+    #[arg(long, default_value_t = 4)]
+    pub areas_per_stratum: usize,
+    /// Households drawn per area.
+    #[arg(long, default_value_t = 10)]
+    pub households_per_area: usize,
+    /// Run the coverage study with this many independent samples.
+    #[arg(long, value_name = "SAMPLES")]
+    pub study: Option<usize>,
+    /// Bootstrap replicates per sample in the study.
+    #[arg(long, default_value_t = 200)]
+    pub bootstrap_replicates: usize,
+    /// Replace OUT when it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The whole chain on the demo country, with an HTML report.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output folder (store, export, weights, estimates, report.html).
+    #[arg(long, value_name = "DIR", default_value = "vicor-demo")]
+    pub out: PathBuf,
+    /// Seed of the country, the sample and the interviews.
+    #[arg(long, default_value_t = 20_261_126)]
+    pub seed: u64,
+    /// Areas drawn per stratum (20 strata).
+    #[arg(long, default_value_t = 4)]
+    pub areas_per_stratum: usize,
+    /// Households drawn per area.
+    #[arg(long, default_value_t = 10)]
+    pub households_per_area: usize,
 }
 
 /// Lint one or more instruments.

@@ -22,6 +22,7 @@ pub mod frame;
 pub mod instrument;
 pub mod interview;
 pub mod report;
+pub mod simulate;
 pub mod store;
 pub mod tui;
 pub mod weighting;

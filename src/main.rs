@@ -71,6 +71,8 @@ fn run(cli: Cli) -> Outcome {
         Command::Merge(args) => merge(args),
         Command::Export(args) => export(args),
         Command::Weight(args) => weight(args),
+        Command::Simulate(args) => simulate(args),
+        Command::Demo(args) => demo(args),
     }
 }
 
@@ -1009,4 +1011,234 @@ fn diagnostics_table(run: &vicor::weighting::plan::WeightingRun) -> String {
         );
     }
     s
+}
+
+/// The bundled victimization questionnaire, which the simulation answers.
+fn victimization() -> Result<vicor::instrument::Instrument, Failure> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("instruments/victimization.yaml");
+    load_instrument(&path)
+}
+
+fn bundled_text(relative: &str) -> Result<String, Failure> {
+    read_text(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative))
+}
+
+fn simulate(args: cli::SimulateArgs) -> Outcome {
+    use vicor::simulate::{self, CountrySize, SampleSize, Settings};
+    let sample = SampleSize {
+        areas_per_stratum: args.areas_per_stratum,
+        households_per_area: args.households_per_area,
+    };
+    if args.areas < 100 || sample.areas_per_stratum < 2 || sample.households_per_area < 1 {
+        return Err(Failure::user(miette::miette!(
+            "the country needs at least 100 areas, and the sample 2 areas per stratum and 1 household per area"
+        )));
+    }
+    let country = CountrySize { areas: args.areas };
+    if let Some(samples) = args.study {
+        if args.out.exists() && !args.force {
+            return Err(Failure::user(miette::miette!(
+                "{} exists: choose another --out or add --force",
+                args.out.display()
+            )));
+        }
+        let plan = vicor::weighting::plan::Plan::from_yaml(&bundled_text("weights/demo.yaml")?)
+            .map_err(|e| Failure::user(miette::miette!("weights/demo.yaml: {e}")))?;
+        let settings = simulate::study::StudySettings {
+            seed: args.seed,
+            country,
+            sample,
+            samples: samples.max(2),
+            bootstrap_replicates: args.bootstrap_replicates.max(2),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let start = std::time::Instant::now();
+        let rows = simulate::study::run_study(&settings, &plan, &|done, total| {
+            if done % 50 == 0 || done == total {
+                eprintln!("  {done}/{total} samples");
+            }
+        })
+        .map_err(Failure::user)?;
+        let mut w = csv::Writer::from_path(&args.out)
+            .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.out.display())))?;
+        for r in &rows {
+            w.serialize(r).map_err(internal)?;
+        }
+        w.flush().map_err(internal)?;
+        println!(
+            "{:<40} {:<10} {:>9} {:>9} {:>8} {:>9} {:>8}",
+            "indicator", "method", "truth", "mean", "rel.bias", "coverage", "SE/SD"
+        );
+        for r in &rows {
+            println!(
+                "{:<40} {:<10} {:>9.5} {:>9.5} {:>7.2}% {:>8.1}% {:>8.3}",
+                r.indicator,
+                r.method,
+                r.truth,
+                r.mean_estimate,
+                100.0 * r.relative_bias,
+                100.0 * r.coverage,
+                r.se_ratio
+            );
+        }
+        println!(
+            "{} samples in {:.0} s; written to {}",
+            settings.samples,
+            start.elapsed().as_secs_f64(),
+            args.out.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.out.exists() {
+        let empty = std::fs::read_dir(&args.out)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty && !args.force {
+            return Err(Failure::user(miette::miette!(
+                "{} exists and holds files: choose another --out or add --force",
+                args.out.display()
+            )));
+        }
+        if !empty {
+            std::fs::remove_dir_all(&args.out).map_err(internal)?;
+        }
+    }
+    std::fs::create_dir_all(args.out.join("census")).map_err(|e| {
+        Failure::user(miette::miette!(
+            "{}: cannot be created: {e}",
+            args.out.display()
+        ))
+    })?;
+    let instrument = victimization()?;
+    let settings = Settings {
+        seed: args.seed,
+        country,
+        sample,
+        ..Settings::default()
+    };
+    let db = args.out.join("cases.db");
+    let mut store = vicor::store::Store::open(&db, None).map_err(store_failure)?;
+    let start = std::time::Instant::now();
+    let survey = simulate::run(&settings, &instrument, &mut store, &mut |done, total| {
+        eprint!("\r  {done}/{total} interviews");
+    })
+    .map_err(|e| match e {
+        simulate::SimulateError::Store(e) => store_failure(e),
+        simulate::SimulateError::Io { .. } | simulate::SimulateError::Design(_) => Failure::user(e),
+        e => Failure::internal(e),
+    })?;
+    eprintln!();
+    simulate::write_sample(&args.out.join("sample.csv"), &survey).map_err(Failure::user)?;
+    simulate::write_census(&args.out.join("census"), &survey.country).map_err(Failure::user)?;
+    println!(
+        "country: {} areas, {} households, {} adults (seed {})",
+        survey.country.areas.len(),
+        survey.country.households.len(),
+        survey.country.adults().count(),
+        args.seed
+    );
+    println!(
+        "sample: {} households; {} interviewed into {} in {:.1} s",
+        survey.sample.len(),
+        survey.cases.iter().flatten().count(),
+        db.display(),
+        start.elapsed().as_secs_f64()
+    );
+    println!(
+        "wrote {}, census/ (adults by sex, age group and stratum)",
+        args.out.join("sample.csv").display()
+    );
+    println!(
+        "next: vicor export --db {} --out {}",
+        db.display(),
+        args.out.join("export").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(args: cli::DemoArgs) -> Outcome {
+    use vicor::simulate::{Settings, demo};
+    let start = std::time::Instant::now();
+    let instrument = victimization()?;
+    let settings = Settings {
+        seed: args.seed,
+        sample: vicor::simulate::SampleSize {
+            areas_per_stratum: args.areas_per_stratum.max(2),
+            households_per_area: args.households_per_area.max(1),
+        },
+        ..Settings::default()
+    };
+    let plan = bundled_text("weights/demo.yaml")?;
+    let spec = bundled_text("instruments/indicators/sdg.yaml")?;
+    let result = demo::run(
+        &settings,
+        &instrument,
+        &plan,
+        &spec,
+        &args.out,
+        &mut |line| {
+            println!("{line}");
+        },
+    )
+    .map_err(|e| match e {
+        demo::DemoError::Foreign(_)
+        | demo::DemoError::File { .. }
+        | demo::DemoError::Simulate(vicor::simulate::SimulateError::Design(_)) => Failure::user(e),
+        e => Failure::internal(e),
+    })?;
+    let report = args.out.join("report.html");
+    let html = vicor::report::html::render(&result);
+    std::fs::write(&report, html).map_err(internal)?;
+    println!();
+    println!(
+        "{:<58} {:>8} {:>19} {:>8} {:>8}",
+        "indicator (whole population)", "estimate", "95% CI (JKn)", "truth", "covered"
+    );
+    for r in result.rows.iter().take(result.headline) {
+        let est = r.taylor.estimate.estimate.unwrap_or(f64::NAN);
+        let ci = r.jkn.as_ref().and_then(|j| j.ci);
+        let covered = match (ci, r.truth) {
+            (Some((lo, hi)), Some(t)) => {
+                if lo <= t && t <= hi {
+                    "yes"
+                } else {
+                    "no"
+                }
+            }
+            _ => "",
+        };
+        println!(
+            "{:<58} {:>7.2}% {:>19} {:>7.2}% {:>8}",
+            r.label,
+            100.0 * est,
+            ci.map(|(lo, hi)| format!("[{:.2}%, {:.2}%]", 100.0 * lo, 100.0 * hi))
+                .unwrap_or_default(),
+            100.0 * r.truth.unwrap_or(f64::NAN),
+            covered
+        );
+    }
+    let covered = result
+        .rows
+        .iter()
+        .filter(|r| {
+            matches!((r.jkn.as_ref().and_then(|j| j.ci), r.truth), (Some((lo, hi)), Some(t)) if lo <= t && t <= hi)
+        })
+        .count();
+    println!();
+    println!(
+        "{} of {} estimates (with disaggregations) have the truth inside their 95% JKn interval",
+        covered,
+        result
+            .rows
+            .iter()
+            .filter(|r| r.truth.is_some() && r.jkn.is_some())
+            .count()
+    );
+    println!(
+        "report: {}   ({:.1} s in all)",
+        report.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -813,7 +813,7 @@ fn demo_plan_runs_on_the_synthetic_survey() {
     let r = run(vicor()
         .arg("weight")
         .arg("--plan")
-        .arg(root().join("weights/demo.yaml"))
+        .arg(fixture("weighting/synthetic-demo-plan.yaml"))
         .arg("--data")
         .arg(fixture("weighting/synthetic.csv"))
         .arg("--out")

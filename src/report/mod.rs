@@ -14,6 +14,8 @@
 //! the same double); an undefined value is `null` (JSON) or empty (CSV), never
 //! `NaN`.
 
+pub mod html;
+
 use std::io::{self, Write};
 
 use serde::Serialize;

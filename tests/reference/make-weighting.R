@@ -174,14 +174,6 @@ write.csv(aggregate(total ~ sex, joint, sum), file.path(fix, "targets_sex.csv"),
 write.csv(aggregate(total ~ age, joint, sum), file.path(fix, "targets_age.csv"), row.names = FALSE, quote = FALSE)
 write.csv(aggregate(total ~ region, joint, sum), file.path(fix, "targets_region.csv"), row.names = FALSE, quote = FALSE)
 write.csv(aggregate(total ~ sex + age, joint, sum), file.path(fix, "targets_sex_age.csv"), row.names = FALSE, quote = FALSE)
-# The same population serves as the demo country's targets in weights/.
-demo <- "weights/targets/demo"
-dir.create(demo, recursive = TRUE, showWarnings = FALSE)
-for (f in c("sex", "age", "region", "sex_age")) {
-  file.copy(file.path(fix, sprintf("targets_%s.csv", f)), file.path(demo, sprintf("%s.csv", f)),
-            overwrite = TRUE)
-}
-
 # The plan's steps by hand: base weight, adults, nonresponse by region.
 syn$d <- 1 / (syn$p_ea * syn$p_hh) * syn$adults
 adj <- ave(syn$d, syn$region, FUN = sum) /
