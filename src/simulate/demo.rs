@@ -248,7 +248,10 @@ pub fn run(
             }
         })
         .collect();
-    let headline_rows = rows.iter().filter(|r| r.by.is_empty()).count();
+    let headline_rows = rows
+        .iter()
+        .take_while(|r| headline.estimates.iter().any(|e| e.name == r.name))
+        .count();
     write_estimates(out, &rows)?;
     Ok(Demo {
         out: out.to_path_buf(),

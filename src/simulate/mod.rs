@@ -29,6 +29,7 @@ use crate::frame::{Column, Frame};
 use crate::instrument::Instrument;
 use crate::interview::script::{self, RunEnd, RunError, Script};
 use crate::interview::{Interview, Saved, Update};
+use crate::store::bulk::FinishedCase;
 use crate::store::session::{case_seed, changes, stamp};
 use crate::store::{CaseId, Change, EventTime, NewCase, Outcome, Store, StoreError};
 
@@ -237,7 +238,7 @@ pub fn run(
     let mut cases = vec![None; sample.len()];
     // Interviews run on `threads` workers; the store is written here, in
     // sample order, so the file does not depend on thread timing.
-    let chunk = 64;
+    let chunk = 128;
     for batch in jobs.chunks(chunk * threads) {
         let results: Vec<Result<Interviewed, SimulateError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = batch
@@ -264,11 +265,13 @@ pub fn run(
                 .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         });
+        let mut finished = Vec::with_capacity(batch.len());
         for (result, &(k, _, _)) in results.into_iter().zip(batch) {
             let done = result?;
-            write_case(store, instrument, &done)?;
             cases[k] = Some(done.case);
+            finished.push(done);
         }
+        write_cases(store, instrument, &finished)?;
         progress(cases.iter().flatten().count(), total);
     }
     Ok(Survey {
@@ -278,24 +281,36 @@ pub fn run(
     })
 }
 
-fn write_case(
+/// Stores finished interviews in one transaction (one sync to disk for
+/// the batch, not three per case).
+fn write_cases(
     store: &mut Store,
     instrument: &Instrument,
-    done: &Interviewed,
+    done: &[Interviewed],
 ) -> Result<(), StoreError> {
     let s = stamp(instrument);
-    store.create_case_as(
-        done.case,
-        &NewCase {
-            instrument_id: s.id,
-            instrument_version: s.version,
-            instrument_hash: s.hash,
+    let new: Vec<NewCase> = done
+        .iter()
+        .map(|d| NewCase {
+            instrument_id: s.id.clone(),
+            instrument_version: s.version.clone(),
+            instrument_hash: s.hash.clone(),
             enumerator: "sim".into(),
-            created_utc: done.created,
-        },
-    )?;
-    store.record_all(&done.case, &done.changes)?;
-    store.set_outcome(&done.case, &Outcome::Complete, "sim", done.finished)
+            created_utc: d.created,
+        })
+        .collect();
+    let cases: Vec<FinishedCase> = done
+        .iter()
+        .zip(&new)
+        .map(|(d, new)| FinishedCase {
+            id: d.case,
+            new,
+            changes: &d.changes,
+            outcome: Outcome::Complete,
+            finished: d.finished,
+        })
+        .collect();
+    store.import_finished(&cases)
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SimulateError + '_ {
@@ -384,36 +399,45 @@ pub fn write_census(dir: &Path, country: &Country) -> Result<(), SimulateError> 
 }
 
 /// The whole adult population as a frame of the instrument's `sdg_*`
-/// variables (one row per adult, weight 1), so that the true value of any
-/// estimate of the SDG spec is that estimate computed on it.
+/// variables, so that the true value of any estimate of the SDG spec is
+/// that estimate computed on it. Adults with the same values are one row
+/// whose `weight` counts them (the estimates are ratios of weighted sums,
+/// so this changes nothing but the time).
 pub fn population_frame(country: &Country) -> Frame {
-    let adults: Vec<&country::Person> = country.adults().collect();
-    columns_of(country, &adults, None)
-}
-
-/// Columns of [`respondent::record`] for `persons`, plus `weight` (1 when
-/// `weights` is `None`).
-pub(crate) fn columns_of(
-    country: &Country,
-    persons: &[&country::Person],
-    weights: Option<Vec<f64>>,
-) -> Frame {
-    let mut cols: Vec<Vec<f64>> =
-        vec![Vec::with_capacity(persons.len()); respondent::RECORD_NAMES.len()];
-    for p in persons {
-        for (k, (_, v)) in respondent::record(country, p).into_iter().enumerate() {
-            cols[k].push(v.unwrap_or(f64::NAN));
-        }
+    let skip = respondent::RECORD_NAMES
+        .iter()
+        .position(|n| *n == "sdg_n_eligible")
+        .expect("a listed variable");
+    let mut groups: BTreeMap<Vec<u64>, f64> = BTreeMap::new();
+    for p in country.adults() {
+        let key = respondent::record(country, p)
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| *k != skip)
+            .map(|(_, (_, v))| v.unwrap_or(f64::NAN).to_bits())
+            .collect();
+        *groups.entry(key).or_insert(0.0) += 1.0;
     }
-    let mut columns: Vec<(String, Column)> = respondent::RECORD_NAMES
+    let names: Vec<&str> = respondent::RECORD_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k != skip)
+        .map(|(_, n)| *n)
+        .collect();
+    let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(groups.len()); names.len()];
+    let mut weight = Vec::with_capacity(groups.len());
+    for (key, count) in groups {
+        for (c, bits) in cols.iter_mut().zip(key) {
+            c.push(f64::from_bits(bits));
+        }
+        weight.push(count);
+    }
+    let mut columns: Vec<(String, Column)> = names
         .iter()
         .zip(cols)
         .map(|(n, c)| (n.to_string(), Column::Number(c)))
         .collect();
-    columns.push((
-        "weight".into(),
-        Column::Number(weights.unwrap_or_else(|| vec![1.0; persons.len()])),
-    ));
+    columns.push(("weight".into(), Column::Number(weight)));
     Frame::from_columns(columns)
 }
 

@@ -120,7 +120,7 @@ fn interviews_through_the_engine_export_what_the_fast_path_computes() {
             interview_start(&settings, &sampled, k),
         )
         .unwrap_or_else(|e| panic!("household {h}: {e}"));
-        write_case(&mut store, &instrument, &done).expect("stored");
+        write_cases(&mut store, &instrument, std::slice::from_ref(&done)).expect("stored");
         cases.insert(case.to_string(), h);
     }
     let out = dir.path().join("export");

@@ -33,6 +33,7 @@
 //! settings with `PRAGMA cipher_compatibility = 4` so that a future SQLCipher
 //! with other defaults still opens today's stores. See `docs/store.md`.
 
+pub mod bulk;
 mod error;
 mod merge;
 mod schema;
@@ -358,22 +359,7 @@ impl Store {
     /// Creates a case under an id chosen beforehand (a scripted run checks
     /// its answers with the case's own random seed before storing anything).
     pub fn create_case_as(&mut self, id: CaseId, new: &NewCase) -> Result<CaseId, StoreError> {
-        let utc = new.created_utc.to_string();
-        self.conn
-            .execute(
-                "INSERT INTO cases (uuid, instrument_id, instrument_version, instrument_hash,
-                                    enumerator, status, created_utc, modified_utc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'new', ?6, ?6)",
-                params![
-                    id.key(),
-                    new.instrument_id,
-                    new.instrument_version,
-                    new.instrument_hash,
-                    new.enumerator,
-                    utc
-                ],
-            )
-            .map_err(self.err())?;
+        bulk::insert_case(&self.conn, &id.key(), new).map_err(self.err())?;
         Ok(id)
     }
 
@@ -675,42 +661,13 @@ impl Store {
         enumerator: &str,
         at: EventTime,
     ) -> Result<(), StoreError> {
-        let mono = monotonic(at.monotonic_ns)?;
-        let key = case.key();
-        let utc = at.utc.to_string();
         let path = &self.path;
         let sql = |e| StoreError::sqlite(path, e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let touched = tx
-            .execute(
-                "UPDATE cases SET outcome = ?2, outcome_text = ?3, modified_utc = ?4
-                 WHERE uuid = ?1",
-                params![key, outcome.code(), outcome.text(), utc],
-            )
-            .map_err(sql)?;
-        if touched == 0 {
-            return Err(StoreError::NoSuchCase {
-                case: *case,
-                path: path.clone(),
-            });
-        }
-        let detail = outcome.to_string();
-        insert_event(
-            &tx,
-            &key,
-            EventKind::Outcome,
-            None,
-            None,
-            None,
-            Some(&detail),
-            &utc,
-            mono,
-            enumerator,
-        )
-        .map_err(sql)?;
+        bulk::outcome_in(&tx, case, outcome, enumerator, at, path)?;
         tx.commit().map_err(sql)
     }
 
