@@ -86,12 +86,20 @@ pub struct DemoArgs {
     /// Seed of the country, the sample and the interviews.
     #[arg(long, default_value_t = 20_261_126)]
     pub seed: u64,
+    /// Enumeration areas in the country.
+    #[arg(long, default_value_t = 2_400)]
+    pub areas: usize,
     /// Areas drawn per stratum (20 strata).
     #[arg(long, default_value_t = 4)]
     pub areas_per_stratum: usize,
     /// Households drawn per area.
     #[arg(long, default_value_t = 10)]
     pub households_per_area: usize,
+    /// Weighting plan instead of the bundled weights/demo.yaml; its target
+    /// files are made from the census, by file name (sdg_sex.csv,
+    /// sdg_age_group.csv, stratum.csv).
+    #[arg(long, value_name = "PATH")]
+    pub plan: Option<PathBuf>,
 }
 
 /// Lint one or more instruments.

@@ -1161,15 +1161,24 @@ fn demo(args: cli::DemoArgs) -> Outcome {
     use vicor::simulate::{Settings, demo};
     let start = std::time::Instant::now();
     let instrument = victimization()?;
+    if args.areas < 100 {
+        return Err(Failure::user(miette::miette!(
+            "the country needs at least 100 areas"
+        )));
+    }
     let settings = Settings {
         seed: args.seed,
+        country: vicor::simulate::CountrySize { areas: args.areas },
         sample: vicor::simulate::SampleSize {
             areas_per_stratum: args.areas_per_stratum.max(2),
             households_per_area: args.households_per_area.max(1),
         },
         ..Settings::default()
     };
-    let plan = bundled_text("weights/demo.yaml")?;
+    let plan = match &args.plan {
+        Some(path) => read_text(path)?,
+        None => bundled_text("weights/demo.yaml")?,
+    };
     let spec = bundled_text("instruments/indicators/sdg.yaml")?;
     let result = demo::run(
         &settings,
@@ -1184,6 +1193,7 @@ fn demo(args: cli::DemoArgs) -> Outcome {
     .map_err(|e| match e {
         demo::DemoError::Foreign(_)
         | demo::DemoError::File { .. }
+        | demo::DemoError::Analysis(_)
         | demo::DemoError::Simulate(vicor::simulate::SimulateError::Design(_)) => Failure::user(e),
         e => Failure::internal(e),
     })?;

@@ -33,3 +33,6 @@ mod weighting;
 
 /// `vicor export`: round trip, generated R script, versions, bad input.
 mod export;
+
+/// `vicor simulate` and `vicor demo`: the chain end to end, the report in a browser.
+mod demo;

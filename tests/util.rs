@@ -102,3 +102,25 @@ pub fn have_r_survey() -> bool {
     }
     ok
 }
+
+/// The headless browser (Debian's `chromium`), when it is installed. In CI
+/// (`VICOR_REQUIRE_BROWSER=1`) a missing browser is a failure, not a skip.
+pub fn browser() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            let ok = Command::new(name)
+                .arg("--version")
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            ok.then(|| PathBuf::from(name))
+        });
+    if found.is_none() {
+        if std::env::var_os("VICOR_REQUIRE_BROWSER").is_some() {
+            panic!("VICOR_REQUIRE_BROWSER is set but chromium is not installed");
+        }
+        eprintln!("skipped: no headless browser (install Debian's chromium)");
+    }
+    found
+}

@@ -46,6 +46,9 @@ fn group_label(var: &str, value: &str) -> String {
 }
 
 fn by_label(by: &[(String, String)]) -> String {
+    if by.is_empty() {
+        return "All adults".into();
+    }
     by.iter()
         .map(|(k, v)| group_label(k, v))
         .collect::<Vec<_>>()
@@ -139,6 +142,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 980px; c
 h1 { font-size: 1.6em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ccd; }
 table { border-collapse: collapse; font-size: 0.9em; }
 th, td { padding: 3px 8px; border-bottom: 1px solid #e3e5ea; text-align: right; }
+td { white-space: nowrap; } td:first-child { white-space: normal; }
 th:first-child, td:first-child { text-align: left; }
 .no { color: #b00020; font-weight: bold; }
 .chart .bar { fill: #5b8def; } .chart .ci { stroke: #1d2230; stroke-width: 1.5; }

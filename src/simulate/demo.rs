@@ -202,7 +202,7 @@ pub fn run(
         (0, 0),
     )?;
     log(&format!(
-        "weighted {} respondents by weights/demo.yaml with {} JKn replicates",
+        "weighted {} respondents by the plan (written to weights/demo.yaml) with {} JKn replicates",
         analysis
             .weighting
             .weights
@@ -347,4 +347,28 @@ fn write_estimates(out: &Path, rows: &[DemoRow]) -> Result<(), DemoError> {
         std::fs::write(&path, bytes).map_err(|e| file_error(&path)(&e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rerun_replaces_the_demo_folder_but_never_another() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let out = dir.path().join("demo");
+        prepare(&out).expect("a new folder");
+        std::fs::write(out.join("report.html"), "old").expect("a file");
+        prepare(&out).expect("the demo's own folder is replaced");
+        assert!(!out.join("report.html").exists());
+        assert!(out.join(MARK).exists());
+        let other = dir.path().join("other");
+        std::fs::create_dir_all(&other).expect("a folder");
+        std::fs::write(other.join("notes.txt"), "keep").expect("a file");
+        assert!(matches!(prepare(&other), Err(DemoError::Foreign(_))));
+        assert!(other.join("notes.txt").exists());
+        let empty = dir.path().join("empty");
+        std::fs::create_dir_all(&empty).expect("a folder");
+        prepare(&empty).expect("an empty folder is taken");
+    }
 }

@@ -177,12 +177,15 @@ pub fn analyse(
     Ok(Analysis { weighting, results })
 }
 
+/// An estimate's key: its name and its `by` values.
+pub type EstimateKey = (String, Vec<(String, String)>);
+
+/// One sample's outcome for every estimate of one method.
+type SampleDraws = (usize, Method, Vec<Option<Draw>>);
+
 /// The true value of every estimate of `spec`: the estimate computed on
 /// the whole adult population with weight 1, keyed by name and `by` values.
-pub fn truth(
-    country: &Country,
-    spec: &Spec,
-) -> Result<HashMap<(String, Vec<(String, String)>), f64>, AnalysisError> {
+pub fn truth(country: &Country, spec: &Spec) -> Result<HashMap<EstimateKey, f64>, AnalysisError> {
     let frame = crate::simulate::population_frame(country);
     let design = Design::build(
         &DesignSpec {
@@ -330,50 +333,49 @@ pub fn run_study(
     let methods = [Method::Taylor, Method::Jkn, Method::Bootstrap];
     let done = std::sync::atomic::AtomicUsize::new(0);
     let threads = settings.threads.clamp(1, 64);
-    let per_thread: Vec<Result<Vec<(usize, Method, Vec<Option<Draw>>)>, AnalysisError>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (country, spec, targets, truth, done) =
-                        (&country, &spec, &targets, &truth, &done);
-                    scope.spawn(move || {
-                        let mut out = Vec::new();
-                        for k in (t..settings.samples).step_by(threads) {
-                            let seed = settings.seed.wrapping_add(1_000 + k as u64 * 7_919);
-                            let sample = sample::draw(country, settings.sample, seed);
-                            let frame = sample_frame(country, &sample, seed ^ 0xad01);
-                            let analysis = analyse(
-                                &frame,
-                                plan,
-                                targets,
-                                spec,
-                                &methods,
-                                (settings.bootstrap_replicates, seed ^ 0xb007),
-                            )?;
-                            for (method, rows) in analysis.results {
-                                let draws = rows
-                                    .iter()
-                                    .map(|r| {
-                                        let t = truth.get(&(r.name.clone(), r.by.clone()))?;
-                                        let (est, se) = (r.estimate.estimate?, r.estimate.se()?);
-                                        let (lo, hi) = r.ci?;
-                                        Some((est, se, lo <= *t && *t <= hi, r.estimate.n))
-                                    })
-                                    .collect();
-                                out.push((k, method, draws));
-                            }
-                            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                            progress(n, settings.samples);
+    let per_thread: Vec<Result<Vec<SampleDraws>, AnalysisError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (country, spec, targets, truth, done) =
+                    (&country, &spec, &targets, &truth, &done);
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    for k in (t..settings.samples).step_by(threads) {
+                        let seed = settings.seed.wrapping_add(1_000 + k as u64 * 7_919);
+                        let sample = sample::draw(country, settings.sample, seed);
+                        let frame = sample_frame(country, &sample, seed ^ 0xad01);
+                        let analysis = analyse(
+                            &frame,
+                            plan,
+                            targets,
+                            spec,
+                            &methods,
+                            (settings.bootstrap_replicates, seed ^ 0xb007),
+                        )?;
+                        for (method, rows) in analysis.results {
+                            let draws = rows
+                                .iter()
+                                .map(|r| {
+                                    let t = truth.get(&(r.name.clone(), r.by.clone()))?;
+                                    let (est, se) = (r.estimate.estimate?, r.estimate.se()?);
+                                    let (lo, hi) = r.ci?;
+                                    Some((est, se, lo <= *t && *t <= hi, r.estimate.n))
+                                })
+                                .collect();
+                            out.push((k, method, draws));
                         }
-                        Ok(out)
-                    })
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        progress(n, settings.samples);
+                    }
+                    Ok(out)
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     let mut all = Vec::new();
     for part in per_thread {
         all.extend(part?);

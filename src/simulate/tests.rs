@@ -19,7 +19,8 @@ fn instrument() -> Instrument {
 /// Single-adult households whose adult shows each state, and a few larger
 /// households (where the engine's Kish selection decides who answers).
 fn households(country: &Country) -> Vec<usize> {
-    let checks: Vec<(&str, Box<dyn Fn(&Person) -> bool>)> = vec![
+    type Check = Box<dyn Fn(&Person) -> bool>;
+    let checks: Vec<(&str, Check)> = vec![
         (
             "assault reported",
             Box::new(|p| p.assault && p.physical.reported),
