@@ -202,6 +202,32 @@ impl Estimate {
     }
 }
 
+/// Stage-1 PSUs and strata that hold a row of `rows` (R's `degf` of the
+/// domain: units with nonzero weight in the subset).
+fn domain_psus(design: &Design, rows: &[u32], ws: &mut Workspace) -> (usize, usize) {
+    let psu_of_row = design.psu_of_row();
+    let stratum_of_psu = design.stratum_of_psu();
+    ws.psu_seen.clear();
+    ws.psu_seen.resize(stratum_of_psu.len(), false);
+    ws.stratum_seen.clear();
+    ws.stratum_seen
+        .resize(design.stratum_labels().len().max(1), false);
+    let (mut psus, mut strata) = (0, 0);
+    for &i in rows {
+        let p = psu_of_row[i as usize] as usize;
+        if !ws.psu_seen[p] {
+            ws.psu_seen[p] = true;
+            psus += 1;
+            let h = stratum_of_psu[p] as usize;
+            if !ws.stratum_seen[h] {
+                ws.stratum_seen[h] = true;
+                strata += 1;
+            }
+        }
+    }
+    (psus, strata)
+}
+
 fn expit(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -227,6 +253,10 @@ pub struct Workspace {
     unit_seen: Vec<bool>,
     scratch: Scratch,
     psu_sums: Vec<(f64, f64)>,
+    /// Scores of every row (calibrated designs).
+    row_z: Vec<f64>,
+    psu_seen: Vec<bool>,
+    stratum_seen: Vec<bool>,
 }
 
 /// Estimates `statistic` of `y` (over `x` for a ratio) in the domain `rows`.
@@ -304,22 +334,49 @@ pub fn estimate(
                 ws.unit_z.resize(lin.n_units(), 0.0);
                 ws.unit_seen.resize(lin.n_units(), false);
             }
-            let mut units: Vec<u32> = Vec::new();
-            for &i in rows {
-                let i = i as usize;
-                let z = match statistic {
+            let score = |i: usize| -> f64 {
+                match statistic {
                     Statistic::Total => w[i] * y[i],
                     Statistic::Mean | Statistic::Proportion => w[i] * (y[i] - theta) / denom,
                     Statistic::Ratio => w[i] * (y[i] - theta * xv(i)) / denom,
-                };
-                let d = u(i) - ubar;
-                ss += w[i] * d * d;
-                let un = unit_of_row[i];
+                }
+            };
+            let mut units: Vec<u32> = Vec::new();
+            let mut add = |un: u32, z: f64, ws: &mut Workspace| {
                 if !ws.unit_seen[un as usize] {
                     ws.unit_seen[un as usize] = true;
                     units.push(un);
                 }
                 ws.unit_z[un as usize] += z;
+            };
+            match design.calibration() {
+                None => {
+                    for &i in rows {
+                        let i = i as usize;
+                        let d = u(i) - ubar;
+                        ss += w[i] * d * d;
+                        add(unit_of_row[i], score(i), ws);
+                    }
+                }
+                // R's svyrecvar: the scores of every row (zero outside the
+                // domain) are replaced by calibration residuals, which are
+                // not zero outside the domain, so every unit enters.
+                Some(cal) => {
+                    ws.row_z.clear();
+                    ws.row_z.resize(design.n(), 0.0);
+                    for &i in rows {
+                        let i = i as usize;
+                        let d = u(i) - ubar;
+                        ss += w[i] * d * d;
+                        ws.row_z[i] = score(i);
+                    }
+                    let mut z = std::mem::take(&mut ws.row_z);
+                    cal.residuals(&mut z);
+                    for (i, &zi) in z.iter().enumerate() {
+                        add(unit_of_row[i], zi, ws);
+                    }
+                    ws.row_z = z;
+                }
             }
             let zs: Vec<f64> = units.iter().map(|&u| ws.unit_z[u as usize]).collect();
             for &un in &units {
@@ -327,7 +384,12 @@ pub fn estimate(
                 ws.unit_seen[un as usize] = false;
             }
             let v = lin.variance(&units, &zs, &mut ws.scratch)?;
-            let df = (v.psus as u64).saturating_sub(v.strata as u64);
+            let (psus, strata) = if design.calibration().is_some() {
+                domain_psus(design, rows, ws)
+            } else {
+                (v.psus, v.strata)
+            };
+            let df = (psus as u64).saturating_sub(strata as u64);
             (v.variance, Some(df), None)
         }
         VarianceMethod::Replicates(rep) => {
