@@ -51,6 +51,21 @@ pub struct Calibration {
     /// The calibrated weight w of every row.
     w: Vec<f64>,
     kind: Kind,
+    /// Variance unit of every row, and the per-unit sums that give the
+    /// units' residual totals without a pass over every row.
+    unit_of_row: Vec<u32>,
+    n_units: usize,
+    unit_sums: UnitSums,
+}
+
+/// What [`Calibration::unit_totals`] subtracts from a unit's score total.
+#[derive(Debug, Clone)]
+enum UnitSums {
+    /// (unit, cell, Σ w over the unit's rows in the cell): the cells of
+    /// `poststratify`, or the joint cells of all margins of `rake`.
+    Cells(Vec<(u32, u32, f64)>),
+    /// Σ_{i in unit} w_i q_ik / √d_i, unit-major (`n_units` × rank).
+    Basis(Vec<f64>),
 }
 
 #[derive(Debug, Clone)]
@@ -61,8 +76,15 @@ enum Kind {
         d: Vec<f64>,
         d_sum: Vec<f64>,
     },
-    /// Per margin: cell of every row and rows per cell.
-    Rake { margins: Vec<(Vec<u32>, Vec<f64>)> },
+    /// Per margin: cell of every row and rows per cell; the joint cell
+    /// (combination of all margins) of every row, rows per joint cell, and
+    /// per margin the cell of each joint cell.
+    Rake {
+        margins: Vec<(Vec<u32>, Vec<f64>)>,
+        joint: Vec<u32>,
+        joint_count: Vec<f64>,
+        joint_cells: Vec<Vec<u32>>,
+    },
     /// √d and an orthonormal basis of the columns of √d X, column-major.
     Greg {
         sqrt_d: Vec<f64>,
@@ -73,7 +95,8 @@ enum Kind {
 
 impl Calibration {
     /// Builds the residual step from the block and the data. `weights` are
-    /// the design's analysis weights (the calibrated weight by default).
+    /// the design's analysis weights (the calibrated weight by default),
+    /// `unit_of_row` the variance unit of every row (`< n_units`).
     ///
     /// # Errors
     ///
@@ -85,6 +108,8 @@ impl Calibration {
         spec: &CalibrationSpec,
         frame: &Frame,
         weights: &[f64],
+        unit_of_row: &[u32],
+        n_units: usize,
     ) -> Result<Calibration, DesignError> {
         let bad = |m: String| Err(DesignError::Spec(format!("calibration: {m}")));
         let n = weights.len();
@@ -139,18 +164,41 @@ impl Calibration {
                 }
                 Kind::PostStratify { cell, d, d_sum }
             }
-            CalibrationMethod::Rake => Kind::Rake {
-                margins: cells
-                    .into_iter()
-                    .map(|(cell, k)| {
-                        let mut count = vec![0.0; k];
-                        for &c in &cell {
-                            count[c as usize] += 1.0;
+            CalibrationMethod::Rake => {
+                let mut index: HashMap<Vec<u32>, u32> = HashMap::new();
+                let mut joint_cells: Vec<Vec<u32>> = vec![Vec::new(); cells.len()];
+                let mut joint_count: Vec<f64> = Vec::new();
+                let joint = (0..n)
+                    .map(|i| {
+                        let key: Vec<u32> = cells.iter().map(|(c, _)| c[i]).collect();
+                        let next = index.len() as u32;
+                        let j = *index.entry(key.clone()).or_insert(next);
+                        if j == next {
+                            joint_count.push(0.0);
+                            for (m, &c) in key.iter().enumerate() {
+                                joint_cells[m].push(c);
+                            }
                         }
-                        (cell, count)
+                        joint_count[j as usize] += 1.0;
+                        j
                     })
-                    .collect(),
-            },
+                    .collect();
+                Kind::Rake {
+                    margins: cells
+                        .into_iter()
+                        .map(|(cell, k)| {
+                            let mut count = vec![0.0; k];
+                            for &c in &cell {
+                                count[c as usize] += 1.0;
+                            }
+                            (cell, count)
+                        })
+                        .collect(),
+                    joint,
+                    joint_count,
+                    joint_cells,
+                }
+            }
             CalibrationMethod::Linear | CalibrationMethod::Raking | CalibrationMethod::Logit => {
                 let d = d.expect("checked above");
                 let sqrt_d: Vec<f64> = d.iter().map(|x| x.sqrt()).collect();
@@ -174,7 +222,122 @@ impl Calibration {
                 }
             }
         };
-        Ok(Calibration { method, w, kind })
+        debug_assert_eq!(unit_of_row.len(), n);
+        let unit_sums = match &kind {
+            Kind::PostStratify { cell, .. } => cell_sums(cell, &w, unit_of_row),
+            Kind::Rake { joint, .. } => cell_sums(joint, &w, unit_of_row),
+            Kind::Greg {
+                sqrt_d,
+                basis,
+                rank,
+            } => {
+                let mut s = vec![0.0; n_units * rank];
+                for (k, q) in basis.chunks_exact(n.max(1)).take(*rank).enumerate() {
+                    for i in 0..n {
+                        s[unit_of_row[i] as usize * rank + k] += w[i] * q[i] / sqrt_d[i];
+                    }
+                }
+                UnitSums::Basis(s)
+            }
+        };
+        Ok(Calibration {
+            method,
+            w,
+            kind,
+            unit_of_row: unit_of_row.to_vec(),
+            n_units,
+            unit_sums,
+        })
+    }
+
+    /// The totals per variance unit of the calibration residuals of the
+    /// scores `z` of the domain rows `rows` (zero elsewhere): the same as
+    /// [`Calibration::residuals`] summed by unit, in time proportional to
+    /// the domain and the units rather than to every row.
+    ///
+    /// `out` gets one total per unit (`n_units` of them).
+    pub fn unit_totals(&self, rows: &[u32], z: &[f64], out: &mut Vec<f64>) {
+        debug_assert_eq!(rows.len(), z.len());
+        let w = &self.w;
+        out.clear();
+        out.resize(self.n_units, 0.0);
+        for (&i, &zi) in rows.iter().zip(z) {
+            out[self.unit_of_row[i as usize] as usize] += zi;
+        }
+        // The amount b_c of z/w removed in each cell; the unit loses Σ_c b_c W_uc.
+        let b: Vec<f64> = match &self.kind {
+            Kind::PostStratify { cell, d, d_sum } => {
+                let mut mean = vec![0.0; d_sum.len()];
+                for (&i, &zi) in rows.iter().zip(z) {
+                    let i = i as usize;
+                    mean[cell[i] as usize] += zi * d[i] / w[i];
+                }
+                mean.iter().zip(d_sum).map(|(m, s)| m / s).collect()
+            }
+            Kind::Rake {
+                margins,
+                joint,
+                joint_count,
+                joint_cells,
+            } => {
+                // R's sweeps on the joint cells: t_j = Σ_{i in j} x_i/w_i.
+                let mut t = vec![0.0; joint_count.len()];
+                for (&i, &zi) in rows.iter().zip(z) {
+                    let i = i as usize;
+                    t[joint[i] as usize] += zi / w[i];
+                }
+                let mut b = vec![0.0; joint_count.len()];
+                for _ in 0..RAKE_SWEEPS {
+                    for ((_, count), of_joint) in margins.iter().zip(joint_cells) {
+                        let mut mean = vec![0.0; count.len()];
+                        for (tj, &c) in t.iter().zip(of_joint) {
+                            mean[c as usize] += tj;
+                        }
+                        for (m, c) in mean.iter_mut().zip(count) {
+                            *m /= c;
+                        }
+                        for (j, &c) in of_joint.iter().enumerate() {
+                            let a = mean[c as usize];
+                            t[j] -= joint_count[j] * a;
+                            b[j] += a;
+                        }
+                    }
+                }
+                b
+            }
+            Kind::Greg {
+                sqrt_d,
+                basis,
+                rank,
+            } => {
+                let n = w.len();
+                let c: Vec<f64> = basis
+                    .chunks_exact(n.max(1))
+                    .take(*rank)
+                    .map(|q| {
+                        rows.iter()
+                            .zip(z)
+                            .map(|(&i, &zi)| {
+                                let i = i as usize;
+                                q[i] * zi * sqrt_d[i] / w[i]
+                            })
+                            .sum()
+                    })
+                    .collect();
+                let UnitSums::Basis(s) = &self.unit_sums else {
+                    unreachable!("calibrate has basis sums")
+                };
+                for (u, o) in out.iter_mut().enumerate() {
+                    *o -= dot(&s[u * rank..(u + 1) * rank], &c);
+                }
+                return;
+            }
+        };
+        if let UnitSums::Cells(pairs) = &self.unit_sums {
+            for &(u, c, ws) in pairs {
+                out[u as usize] -= b[c as usize] * ws;
+            }
+        }
     }
 
     pub fn method(&self) -> CalibrationMethod {
@@ -199,7 +362,7 @@ impl Calibration {
                     z[i] -= mean[cell[i] as usize] * w[i];
                 }
             }
-            Kind::Rake { margins } => {
+            Kind::Rake { margins, .. } => {
                 let k_max = margins.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
                 let mut mean = vec![0.0; k_max];
                 for _ in 0..RAKE_SWEEPS {
@@ -237,6 +400,21 @@ impl Calibration {
             }
         }
     }
+}
+
+/// (unit, cell, Σ w) over the distinct (unit, cell) pairs of the rows.
+fn cell_sums(cell: &[u32], w: &[f64], unit_of_row: &[u32]) -> UnitSums {
+    let mut slot: HashMap<(u32, u32), usize> = HashMap::new();
+    let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
+    for i in 0..cell.len() {
+        let key = (unit_of_row[i], cell[i]);
+        let k = *slot.entry(key).or_insert_with(|| {
+            pairs.push((key.0, key.1, 0.0));
+            pairs.len() - 1
+        });
+        pairs[k].2 += w[i];
+    }
+    UnitSums::Cells(pairs)
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -353,6 +531,16 @@ mod tests {
         ])
     }
 
+    /// Every row its own variance unit.
+    fn build_rows(
+        spec: &CalibrationSpec,
+        frame: &Frame,
+        w: &[f64],
+    ) -> Result<Calibration, DesignError> {
+        let units: Vec<u32> = (0..w.len() as u32).collect();
+        Calibration::build(spec, frame, w, &units, w.len())
+    }
+
     fn spec(yaml: &str) -> CalibrationSpec {
         serde_saphyr::from_str(yaml).expect("test block parses")
     }
@@ -392,7 +580,7 @@ mod tests {
             .collect();
         let want = calibration_residuals(&mm, &d, &w, &z).expect("lengths agree");
         // The joint margin makes the sex margin dependent: it is dropped.
-        let cal = Calibration::build(
+        let cal = build_rows(
             &spec("{method: linear, input_weight: d, margins: [sex, age, [sex, age], sex]}"),
             &f,
             &w,
@@ -402,7 +590,7 @@ mod tests {
         cal.residuals(&mut got);
         // The joint table spans more than the two margins: compare with
         // the two margins only.
-        let two = Calibration::build(
+        let two = build_rows(
             &spec("{method: linear, input_weight: d, margins: [sex, age, sex]}"),
             &f,
             &w,
@@ -433,21 +621,20 @@ mod tests {
             .map(|(w, y)| w * y)
             .collect();
         let want = rake_residuals(&margins(), &w, &z).expect("lengths agree");
-        let cal = Calibration::build(&spec("{method: rake, margins: [sex, age]}"), &f, &w)
-            .expect("valid");
+        let cal = build_rows(&spec("{method: rake, margins: [sex, age]}"), &f, &w).expect("valid");
         let mut got = z.clone();
         cal.residuals(&mut got);
         for (g, e) in got.iter().zip(&want) {
             assert!((g - e).abs() <= TOL * (1.0 + e.abs()), "{g} vs {e}");
         }
         // Post-stratification = linear calibration on the cell dummies.
-        let ps = Calibration::build(
+        let ps = build_rows(
             &spec("{method: poststratify, input_weight: d, margins: [[sex, age]]}"),
             &f,
             &w,
         )
         .expect("valid");
-        let greg = Calibration::build(
+        let greg = build_rows(
             &spec("{method: linear, input_weight: d, margins: [[sex, age]]}"),
             &f,
             &w,
@@ -477,11 +664,46 @@ mod tests {
             ),
             ("{method: rake}", "margins"),
         ] {
-            let err = Calibration::build(&spec(yaml), &f, &w).expect_err(yaml);
+            let err = build_rows(&spec(yaml), &f, &w).expect_err(yaml);
             assert!(err.to_string().contains(phrase), "{yaml}: {err}");
         }
-        let err = Calibration::build(&spec("{method: rake, margins: [nope]}"), &f, &w)
-            .expect_err("missing");
+        let err =
+            build_rows(&spec("{method: rake, margins: [nope]}"), &f, &w).expect_err("missing");
         assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn unit_totals_are_the_residuals_summed_by_unit() {
+        let f = frame();
+        let w = vec![9.0, 13.0, 10.0, 12.0, 11.0, 14.0, 16.0, 7.0];
+        let units = [0, 0, 1, 1, 2, 2, 3, 3];
+        let y = f.numbers("inc").expect("inc").into_owned();
+        // A domain: rows 1, 2, 5 and 6.
+        let rows: Vec<u32> = vec![1, 2, 5, 6];
+        let z: Vec<f64> = rows
+            .iter()
+            .map(|&i| w[i as usize] * y[i as usize])
+            .collect();
+        for yaml in [
+            "{method: poststratify, input_weight: d, margins: [[sex, age]]}",
+            "{method: rake, margins: [sex, age]}",
+            "{method: logit, input_weight: d, margins: [sex, age], numeric: [inc]}",
+        ] {
+            let cal = Calibration::build(&spec(yaml), &f, &w, &units, 4).expect(yaml);
+            let mut full = vec![0.0; 8];
+            for (&i, &zi) in rows.iter().zip(&z) {
+                full[i as usize] = zi;
+            }
+            cal.residuals(&mut full);
+            let mut want = vec![0.0; 4];
+            for (i, r) in full.iter().enumerate() {
+                want[units[i] as usize] += r;
+            }
+            let mut got = Vec::new();
+            cal.unit_totals(&rows, &z, &mut got);
+            for (g, e) in got.iter().zip(&want) {
+                assert!((g - e).abs() <= TOL * (1.0 + e.abs()), "{yaml}: {g} vs {e}");
+            }
+        }
     }
 }

@@ -202,7 +202,16 @@ impl Design {
         }
         let mut design = build_taylor(spec, frame)?;
         if let Some(c) = &spec.calibration {
-            design.calibration = Some(Calibration::build(c, frame, &design.weights)?);
+            let VarianceMethod::Linearization(lin) = &design.method else {
+                unreachable!("a Taylor design was just built")
+            };
+            design.calibration = Some(Calibration::build(
+                c,
+                frame,
+                &design.weights,
+                lin.unit_of_row(),
+                lin.n_units(),
+            )?);
         }
         if let Some(r) = &spec.replicates
             && let Some(kind) = r.form

@@ -122,6 +122,10 @@ pub struct Estimate {
     pub deff: Option<f64>,
     /// Respondents in the domain with a value.
     pub n: usize,
+    /// The "n" of Korn–Graubard's effective sample size: R's `nrow` of the
+    /// domain's design, which is `n`, except on a calibrated design, whose
+    /// subsets keep every row (with zero weight).
+    pub ci_n: usize,
     /// Σ w over them.
     pub weighted_n: f64,
     pub flags: Vec<Flag>,
@@ -184,7 +188,7 @@ impl Estimate {
                     let h = t * se / (p * (1.0 - p));
                     Some((expit(l - h), expit(l + h)))
                 } else {
-                    let n = self.n as f64;
+                    let n = self.ci_n as f64;
                     let t_n = quantile::t_quantile(alpha / 2.0, n - 1.0)?;
                     let t_df = quantile::t_quantile(alpha / 2.0, df)?;
                     let n_eff = p * (1.0 - p) / var * (t_n / t_df).powi(2);
@@ -253,8 +257,10 @@ pub struct Workspace {
     unit_seen: Vec<bool>,
     scratch: Scratch,
     psu_sums: Vec<(f64, f64)>,
-    /// Scores of every row (calibrated designs).
+    /// Scores of the domain rows and residual totals of every unit
+    /// (calibrated designs).
     row_z: Vec<f64>,
+    cal_units: Vec<f64>,
     psu_seen: Vec<bool>,
     stratum_seen: Vec<bool>,
 }
@@ -308,6 +314,7 @@ pub fn estimate(
             df: None,
             deff: None,
             n,
+            ci_n: n,
             weighted_n: sum_w,
             flags,
         });
@@ -363,19 +370,18 @@ pub fn estimate(
                 // not zero outside the domain, so every unit enters.
                 Some(cal) => {
                     ws.row_z.clear();
-                    ws.row_z.resize(design.n(), 0.0);
                     for &i in rows {
                         let i = i as usize;
                         let d = u(i) - ubar;
                         ss += w[i] * d * d;
-                        ws.row_z[i] = score(i);
+                        ws.row_z.push(score(i));
                     }
-                    let mut z = std::mem::take(&mut ws.row_z);
-                    cal.residuals(&mut z);
-                    for (i, &zi) in z.iter().enumerate() {
-                        add(unit_of_row[i], zi, ws);
+                    let mut totals = std::mem::take(&mut ws.cal_units);
+                    cal.unit_totals(rows, &ws.row_z, &mut totals);
+                    for (un, &t) in totals.iter().enumerate() {
+                        add(un as u32, t, ws);
                     }
-                    ws.row_z = z;
+                    ws.cal_units = totals;
                 }
             }
             let zs: Vec<f64> = units.iter().map(|&u| ws.unit_z[u as usize]).collect();
@@ -470,6 +476,11 @@ pub fn estimate(
         df,
         deff,
         n,
+        ci_n: if design.calibration().is_some() {
+            design.n()
+        } else {
+            n
+        },
         weighted_n: sum_w,
         flags,
     };
@@ -492,6 +503,7 @@ mod tests {
             df: Some(df),
             deff: None,
             n,
+            ci_n: n,
             weighted_n: n as f64,
             flags: Vec::new(),
         }

@@ -5,6 +5,7 @@
 #
 # Writes
 #   tests/fixtures/{apistrat,apiclus1,apiclus2,apisrs,victim,victim_lonely,victim_pairs,victim_boot}.csv
+#   tests/fixtures/{apiclus1_cal,apistrat_cal,synthetic_cal}.csv (calibrated weights as columns)
 #   tests/reference/cases/<case>/{design.yaml,spec.yaml,expected.csv}
 # Each expected.csv starts with a comment line naming the R and survey versions.
 #
@@ -473,15 +474,16 @@ api_cal <- function(method, margins, numeric = NULL, bounds = NULL) {
 }
 clus1_cal <- list(
   poststratify = api_cal("poststratify", list("stype")),
-  rake = api_cal("rake", list("stype", "sch_wide01", "awards01")),
+  rake = api_cal("rake", list("stype", "comp_imp01", "awards01")),
   linear = api_cal("linear", list("stype"), "api99"),
   raking = api_cal("raking", list("stype"), "api99"),
   logit = api_cal("logit", list("stype"), "api99", bounds = c(0.6, 1.6)))
+# (sch_wide01 is estimated, so it is not calibrated: its SE would be 0.)
 strat_cal <- list(
-  poststratify = api_cal("poststratify", list(c("sch_wide01", "awards01"))),
-  rake = api_cal("rake", list("sch_wide01", "comp_imp01")),
-  linear = api_cal("linear", list("sch_wide01", "comp_imp01"), "api99"),
-  logit = api_cal("logit", list("sch_wide01", "comp_imp01"), "api99", bounds = c(0.5, 2)))
+  poststratify = api_cal("poststratify", list(c("comp_imp01", "awards01"))),
+  rake = api_cal("rake", list("comp_imp01", "awards01")),
+  linear = api_cal("linear", list("comp_imp01", "awards01"), "api99"),
+  logit = api_cal("logit", list("comp_imp01", "awards01"), "api99", bounds = c(0.3, 5)))
 with_cal_weights <- function(data, design, cals) {
   for (nm in names(cals)) {
     des <- build_design(modifyList(design, list(calibration = cals[[nm]])), data)
@@ -495,7 +497,7 @@ apiclus1_cal <- with_cal_weights(apiclus1, clus1_design, clus1_cal)
 apistrat_cal <- with_cal_weights(apistrat, strat_design, strat_cal)
 write_data(apiclus1_cal, "apiclus1_cal")
 write_data(apistrat_cal, "apistrat_cal")
-cal_est <- api_est[-5]  # Korn-Graubard in a calibrated domain uses all rows in R
+cal_est <- c(api_est, list(E("sch_wide_beta_by", "proportion", "sch_wide01", by = "stype", ci = "beta")))
 for (nm in names(clus1_cal)) {
   run_case(paste0("apiclus1_cal_", nm), "apiclus1_cal", apiclus1_cal,
            modifyList(clus1_design, list(weight = paste0("w_", nm), calibration = clus1_cal[[nm]])),
@@ -546,6 +548,7 @@ synthetic_cal <- with_cal_weights(syn, syn_design, syn_cals)
 write_data(synthetic_cal, "synthetic_cal")
 syn_est <- list(
   E("victim", "proportion", "victim", by = "sex"),
+  E("victim_beta", "proportion", "victim", by = "age", ci = "beta"),
   E("victim_wald", "proportion", "victim", ci = "wald", by = c("sex", "age")),
   E("adults_mean", "mean", "adults", by = "region"),
   E("victim_total", "total", "victim", by = "sex"),
