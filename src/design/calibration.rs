@@ -85,7 +85,8 @@ enum Kind {
         joint_count: Vec<f64>,
         joint_cells: Vec<Vec<u32>>,
     },
-    /// √d and an orthonormal basis of the columns of √d X, column-major.
+    /// √d and an orthonormal basis of the columns of √d X, row-major
+    /// (`rank` values per row, so a domain row reads one short slice).
     Greg {
         sqrt_d: Vec<f64>,
         basis: Vec<f64>,
@@ -214,7 +215,13 @@ impl Calibration {
                     }
                     numeric.push(v.into_owned());
                 }
-                let (basis, rank) = greg_basis(&cells, &numeric, &sqrt_d, n);
+                let (columns, rank) = greg_basis(&cells, &numeric, &sqrt_d, n);
+                let mut basis = vec![0.0; n * rank];
+                for (k, q) in columns.chunks_exact(n.max(1)).take(rank).enumerate() {
+                    for (i, &qi) in q.iter().enumerate() {
+                        basis[i * rank + k] = qi;
+                    }
+                }
                 Kind::Greg {
                     sqrt_d,
                     basis,
@@ -232,9 +239,14 @@ impl Calibration {
                 rank,
             } => {
                 let mut s = vec![0.0; n_units * rank];
-                for (k, q) in basis.chunks_exact(n.max(1)).take(*rank).enumerate() {
-                    for i in 0..n {
-                        s[unit_of_row[i] as usize * rank + k] += w[i] * q[i] / sqrt_d[i];
+                for i in 0..n {
+                    let f = w[i] / sqrt_d[i];
+                    let u = unit_of_row[i] as usize;
+                    for (sk, qk) in s[u * rank..(u + 1) * rank]
+                        .iter_mut()
+                        .zip(&basis[i * rank..(i + 1) * rank])
+                    {
+                        *sk += f * qk;
                     }
                 }
                 UnitSums::Basis(s)
@@ -310,20 +322,12 @@ impl Calibration {
                 basis,
                 rank,
             } => {
-                let n = w.len();
-                let c: Vec<f64> = basis
-                    .chunks_exact(n.max(1))
-                    .take(*rank)
-                    .map(|q| {
-                        rows.iter()
-                            .zip(z)
-                            .map(|(&i, &zi)| {
-                                let i = i as usize;
-                                q[i] * zi * sqrt_d[i] / w[i]
-                            })
-                            .sum()
-                    })
-                    .collect();
+                let c = project(
+                    basis,
+                    *rank,
+                    rows.iter().map(|&i| i as usize).zip(z.iter().copied()),
+                    |i, zi| zi * sqrt_d[i] / w[i],
+                );
                 let UnitSums::Basis(s) = &self.unit_sums else {
                     unreachable!("calibrate has basis sums")
                 };
@@ -386,20 +390,35 @@ impl Calibration {
                 basis,
                 rank,
             } => {
-                let n = z.len();
-                let mut y: Vec<f64> = (0..n).map(|i| z[i] * sqrt_d[i] / w[i]).collect();
-                for q in basis.chunks_exact(n).take(*rank) {
-                    let c = dot(q, &y);
-                    for (yi, qi) in y.iter_mut().zip(q) {
-                        *yi -= c * qi;
-                    }
-                }
-                for i in 0..n {
-                    z[i] = y[i] * w[i] / sqrt_d[i];
+                let rank = *rank;
+                let c = project(basis, rank, z.iter().copied().enumerate(), |i, zi| {
+                    zi * sqrt_d[i] / w[i]
+                });
+                for (i, zi) in z.iter_mut().enumerate() {
+                    let y = *zi * sqrt_d[i] / w[i] - dot(&basis[i * rank..(i + 1) * rank], &c);
+                    *zi = y * w[i] / sqrt_d[i];
                 }
             }
         }
     }
+}
+
+/// Qᵀy for a row-major orthonormal basis, over the rows given with their
+/// score (y_i = `scale(i, z_i)`; rows not given have y_i = 0).
+fn project(
+    basis: &[f64],
+    rank: usize,
+    rows: impl Iterator<Item = (usize, f64)>,
+    scale: impl Fn(usize, f64) -> f64,
+) -> Vec<f64> {
+    let mut c = vec![0.0; rank];
+    for (i, zi) in rows {
+        let y = scale(i, zi);
+        for (ck, qk) in c.iter_mut().zip(&basis[i * rank..(i + 1) * rank]) {
+            *ck += qk * y;
+        }
+    }
+    c
 }
 
 /// (unit, cell, Σ w) over the distinct (unit, cell) pairs of the rows.
