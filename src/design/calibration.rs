@@ -598,36 +598,35 @@ mod tests {
             .map(|(w, y)| w * y)
             .collect();
         let want = calibration_residuals(&mm, &d, &w, &z).expect("lengths agree");
-        // The joint margin makes the sex margin dependent: it is dropped.
-        let cal = build_rows(
-            &spec("{method: linear, input_weight: d, margins: [sex, age, [sex, age], sex]}"),
-            &f,
-            &w,
-        )
-        .expect("valid block");
-        let mut got = z.clone();
-        cal.residuals(&mut got);
-        // The joint table spans more than the two margins: compare with
-        // the two margins only.
+        // `sex` twice: the repeated columns depend on the first and are dropped.
         let two = build_rows(
             &spec("{method: linear, input_weight: d, margins: [sex, age, sex]}"),
             &f,
             &w,
         )
         .expect("valid block");
-        let mut got2 = z.clone();
-        two.residuals(&mut got2);
-        for (g, e) in got2.iter().zip(&want) {
+        let mut got = z.clone();
+        two.residuals(&mut got);
+        for (g, e) in got.iter().zip(&want) {
             assert!((g - e).abs() <= TOL * (1.0 + e.abs()), "{g} vs {e}");
         }
-        // Residuals of the joint cells sum to zero in every cell.
-        let cells = margin_cells(&f, &["sex".into(), "age".into()]).expect("cells");
-        assert!(got.iter().any(|r| r.abs() > 1e-6));
-        let mut wsum = vec![0.0; cells.1];
+        // With the joint table as well, the residuals e = z/w satisfy the
+        // normal equations of every joint cell: Σ_cell d e = 0.
+        let joint = build_rows(
+            &spec("{method: linear, input_weight: d, margins: [sex, age, [sex, age]]}"),
+            &f,
+            &w,
+        )
+        .expect("valid block");
+        let mut got = z.clone();
+        joint.residuals(&mut got);
+        assert!(got.iter().any(|r| r.abs() > 1e-6), "{got:?}");
+        let (cell, k) = margin_cells(&f, &["sex".into(), "age".into()]).expect("cells");
+        let mut sums = vec![0.0; k];
         for i in 0..8 {
-            wsum[cells.0[i] as usize] += got[i] / w[i] * d[i];
+            sums[cell[i] as usize] += got[i] / w[i] * d[i];
         }
-        assert!(wsum.iter().all(|s| s.abs() < 1e-9), "{wsum:?}");
+        assert!(sums.iter().all(|s| s.abs() < 1e-9), "{sums:?}");
     }
 
     #[test]

@@ -632,6 +632,28 @@ mod tests {
     }
 
     #[test]
+    fn calibration_goes_with_taylor_designs_only() {
+        let f = frame(&[
+            ("c", vec![1.0, 2.0, 3.0, 4.0]),
+            ("s", vec![1.0, 1.0, 2.0, 2.0]),
+            ("w", vec![1.0, 2.0, 3.0, 4.0]),
+        ]);
+        let block = "calibration: {method: poststratify, input_weight: w, margins: [s]}\n";
+        let err = Design::build(
+            &spec(&format!(
+                "weight: w\nclusters: [c]\nreplicates: {{form: jk1}}\n{block}"
+            )),
+            &f,
+        )
+        .expect_err("both blocks");
+        assert!(err.to_string().contains("remove one"), "{err}");
+        let d = Design::build(&spec(&format!("weight: w\nclusters: [c]\n{block}")), &f)
+            .expect("a calibrated Taylor design");
+        assert!(d.calibration().is_some());
+        assert!(d.with_weights(vec![1.0; 4]).calibration().is_none());
+    }
+
+    #[test]
     fn mixed_fpc_is_refused() {
         let f = frame(&[
             ("h", vec![1.0, 1.0, 2.0, 2.0]),

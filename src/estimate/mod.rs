@@ -17,6 +17,12 @@
 //! pad absent PSUs with zeros), never by dropping rows. Rows whose variable is
 //! missing are outside the domain (R's `na.rm = TRUE`).
 //!
+//! On a calibrated Taylor design (the design file's `calibration:` block)
+//! the scores are replaced by R's calibration residuals before the
+//! variance ([`crate::design::Calibration`]); those are not zero outside
+//! the domain, so every unit enters, while df still counts the domain's
+//! PSUs.
+//!
 //! Summation order: row order within a PSU, PSUs in order of first touch.
 //!
 //! No I/O here; results are plain structs. Matching R: `svytotal`,
