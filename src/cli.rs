@@ -330,7 +330,8 @@ pub struct WeightArgs {
     pub report: Option<PathBuf>,
     /// Write a design file (design.yaml) for the weighted data: the final
     /// weight and, for replicates formed by the plan, their type, scale and
-    /// rscales, ready for `vicor estimate`.
+    /// rscales, ready for `vicor estimate`; without replicates, the
+    /// calibration (and the weight entering it, added as a column).
     #[arg(long, value_name = "PATH")]
     pub design_out: Option<PathBuf>,
 }

@@ -780,6 +780,20 @@ fn weight(args: cli::WeightArgs) -> Outcome {
     let weight_done = std::time::Instant::now();
     let mut added = vec![plan.output.weight.clone()];
     added.extend(run.replicate_names.iter().cloned());
+    // For Taylor SEs after calibration, the design file's `calibration:`
+    // block reads the weights entering (and leaving) calibration.
+    let calibration_columns = match (&args.design_out, &run.calibration_weights) {
+        (Some(_), Some((input, calibrated))) if plan.replicates.is_none() => {
+            let (a, b) = plan.calibration_columns();
+            let mut cols = vec![(a, input)];
+            if plan.trimming.is_some() {
+                cols.push((b, calibrated));
+            }
+            cols
+        }
+        _ => Vec::new(),
+    };
+    added.extend(calibration_columns.iter().map(|(name, _)| name.clone()));
     if let Some(clash) = added.iter().find(|c| data.names().contains(c)) {
         return Err(Failure::user(miette::miette!(
             "{}: the data already has a column `{clash}`; choose other names under `output:` in the plan",
@@ -813,7 +827,11 @@ fn weight(args: cli::WeightArgs) -> Outcome {
             use std::fmt::Write as _;
             let _ = write!(buf, "{}", run.weights[i]);
             record.push_field(buf.as_bytes());
-            for r in &run.replicates {
+            for r in run
+                .replicates
+                .iter()
+                .chain(calibration_columns.iter().map(|(_, v)| *v))
+            {
                 buf.clear();
                 let _ = write!(buf, "{}", r[i]);
                 record.push_field(buf.as_bytes());
@@ -898,9 +916,15 @@ fn weighted_design(
             mse: Some(r.mse),
             ..Default::default()
         });
+    let calibration = if plan.replicates.is_none() {
+        plan.calibration_design()
+    } else {
+        None
+    };
     let spec = vicor::design::DesignSpec {
         weight: Some(plan.output.weight.clone()),
         replicates,
+        calibration,
         ..Default::default()
     };
     Ok(format!(

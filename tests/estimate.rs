@@ -199,6 +199,31 @@ fn missing_design_column_is_named() {
 }
 
 #[test]
+fn calibration_block_errors_name_the_fix() {
+    let cases = [
+        // No input weight for a regression calibration.
+        (
+            "calibration: {method: linear, margins: [x]}\n",
+            vec!["input_weight"],
+        ),
+        // A margin column that is not in the data.
+        (
+            "calibration: {method: rake, margins: [sex]}\n",
+            vec!["`sex`"],
+        ),
+        // Several margins for post-stratification.
+        (
+            "calibration: {method: poststratify, input_weight: w, margins: [x, h]}\n",
+            vec!["one margin", "[[sex, age]]"],
+        ),
+    ];
+    for (block, phrases) in cases {
+        let r = estimate_with(SMALL, &format!("{DESIGN}{block}"), SPEC);
+        assert_user_error(&r, &phrases);
+    }
+}
+
+#[test]
 fn missing_spec_column_is_named() {
     let r = estimate_with(SMALL, DESIGN, "estimates:\n  - name: m\n    mean: income\n");
     assert_user_error(&r, &["`income`"]);

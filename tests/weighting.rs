@@ -914,3 +914,69 @@ fn formed_replicates_recalibrated_give_r_replicate_se_through_estimate() {
         assert_close(&format!("{case} replicate SE"), &[se], &[r_se], SE_TOL);
     }
 }
+
+/// Issue #8: the synthetic plan (raking, then trimming) through
+/// `vicor weight --design-out` and `vicor estimate`: the design file's
+/// `calibration:` block gives R's Taylor SE of `trimWeights(calibrate())`.
+#[test]
+fn weight_design_out_gives_r_taylor_se_after_calibration() {
+    let dir = Dir::new();
+    let out = dir.join("weighted.csv");
+    let design = dir.join("design.yaml");
+    run(vicor()
+        .arg("weight")
+        .arg("--plan")
+        .arg(fixture("weighting/synthetic-plan.yaml"))
+        .arg("--data")
+        .arg(fixture("weighting/synthetic.csv"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--design-out")
+        .arg(&design))
+    .assert_code(0);
+    let text = std::fs::read_to_string(&design).expect("design written");
+    for key in [
+        "method: raking",
+        "input_weight: final_weight_input",
+        "calibrated_weight: final_weight_calibrated",
+        "- region",
+    ] {
+        assert!(text.contains(key), "{key} missing from:\n{text}");
+    }
+    // Respondents only (estimate wants positive weights), and the sample
+    // design added to the weights' design file.
+    let all = std::fs::read_to_string(&out).expect("weighted data");
+    let mut lines = all.lines();
+    let header = lines.next().expect("a header");
+    let responded = header
+        .split(',')
+        .position(|c| c == "responded")
+        .expect("responded column");
+    let mut kept = format!("{header}\n");
+    for l in lines.filter(|l| l.split(',').nth(responded) == Some("1")) {
+        kept.push_str(l);
+        kept.push('\n');
+    }
+    let data = dir.join("respondents.csv");
+    std::fs::write(&data, kept).expect("written");
+    std::fs::write(&design, format!("{text}strata: region\nclusters: [ea]\n")).expect("written");
+    let spec = dir.join("spec.yaml");
+    std::fs::write(&spec, "estimates:\n  - name: victim\n    mean: victim\n").expect("written");
+    let r = run(vicor()
+        .arg("estimate")
+        .arg("--data")
+        .arg(&data)
+        .arg("--design")
+        .arg(&design)
+        .arg("--spec")
+        .arg(&spec)
+        .args(["--format", "json"]));
+    r.assert_code(0);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON output");
+    let row = &json["estimates"][0];
+    let (r_mean, r_se) = se_ref("synthetic_plan");
+    let est = row["estimate"].as_f64().expect("a number");
+    let se = row["se"].as_f64().expect("a number");
+    assert_close("synthetic plan mean", &[est], &[r_mean], SE_TOL);
+    assert_close("synthetic plan Taylor SE", &[se], &[r_se], SE_TOL);
+}

@@ -16,6 +16,7 @@
 //!
 //! No I/O here: the caller reads files and renders errors.
 
+pub mod calibration;
 pub mod linearization;
 pub mod rank;
 pub mod replicate;
@@ -27,9 +28,13 @@ use thiserror::Error;
 
 use crate::frame::{Column, Frame, FrameError};
 
+pub use calibration::Calibration;
 pub use linearization::{Linearization, Scratch, Variance};
 pub use replicate::{ReplicateMatrix, ReplicateWeights};
-pub use spec::{DesignSpec, LonelyPsu, ReplicateType, ReplicatesSpec};
+pub use spec::{
+    CalibrationMethod, CalibrationSpec, DesignSpec, LonelyPsu, MarginColumns, ReplicateType,
+    ReplicatesSpec,
+};
 
 /// Why a design could not be built.
 #[derive(Debug, Error)]
@@ -104,6 +109,8 @@ pub struct Design {
     stratum_labels: Vec<String>,
     stage1_popsize: Option<Vec<f64>>,
     has_strata: bool,
+    /// The residual step of a calibrated Taylor design (R's `postStrata`).
+    calibration: Option<Calibration>,
 }
 
 impl Design {
@@ -149,9 +156,16 @@ impl Design {
         &self.stratum_labels
     }
 
+    /// The calibration residual step of a Taylor design whose design file
+    /// has a `calibration:` block.
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.calibration.as_ref()
+    }
+
     /// The same design with other full-sample weights (e.g. calibrated), the
     /// structure unchanged. For replicate designs the replicate weights are
-    /// not touched: re-form or re-calibrate them separately.
+    /// not touched: re-form or re-calibrate them separately. A calibration
+    /// block's residual step is dropped (it belongs to the old weights).
     ///
     /// # Panics
     ///
@@ -160,6 +174,7 @@ impl Design {
         assert_eq!(weights.len(), self.n(), "one weight per row");
         Design {
             weights,
+            calibration: None,
             ..self.clone()
         }
     }
@@ -175,12 +190,29 @@ impl Design {
                 "give `weight` or `probability`, not both".into(),
             ));
         }
+        if spec.calibration.is_some() && spec.replicates.is_some() {
+            return Err(DesignError::Spec(
+                "`calibration` is for Taylor linearization; replicate weights carry calibration by being re-calibrated one by one, so remove one of the two blocks".into(),
+            ));
+        }
         if let Some(r) = &spec.replicates
             && r.form.is_none()
         {
             return replicate::from_columns(spec, r, frame);
         }
         let mut design = build_taylor(spec, frame)?;
+        if let Some(c) = &spec.calibration {
+            let VarianceMethod::Linearization(lin) = &design.method else {
+                unreachable!("a Taylor design was just built")
+            };
+            design.calibration = Some(Calibration::build(
+                c,
+                frame,
+                &design.weights,
+                lin.unit_of_row(),
+                lin.n_units(),
+            )?);
+        }
         if let Some(r) = &spec.replicates
             && let Some(kind) = r.form
         {
@@ -468,6 +500,7 @@ fn build_taylor(spec: &DesignSpec, frame: &Frame) -> Result<Design, DesignError>
         stratum_labels,
         stage1_popsize,
         has_strata,
+        calibration: None,
     })
 }
 
@@ -596,6 +629,28 @@ mod tests {
         let err = Design::build(&spec("weight: w\n"), &f).expect_err("zero weight");
         let msg = err.to_string();
         assert!(msg.contains("`w`") && msg.contains("row 2"), "{msg}");
+    }
+
+    #[test]
+    fn calibration_goes_with_taylor_designs_only() {
+        let f = frame(&[
+            ("c", vec![1.0, 2.0, 3.0, 4.0]),
+            ("s", vec![1.0, 1.0, 2.0, 2.0]),
+            ("w", vec![1.0, 2.0, 3.0, 4.0]),
+        ]);
+        let block = "calibration: {method: poststratify, input_weight: w, margins: [s]}\n";
+        let err = Design::build(
+            &spec(&format!(
+                "weight: w\nclusters: [c]\nreplicates: {{form: jk1}}\n{block}"
+            )),
+            &f,
+        )
+        .expect_err("both blocks");
+        assert!(err.to_string().contains("remove one"), "{err}");
+        let d = Design::build(&spec(&format!("weight: w\nclusters: [c]\n{block}")), &f)
+            .expect("a calibrated Taylor design");
+        assert!(d.calibration().is_some());
+        assert!(d.with_weights(vec![1.0; 4]).calibration().is_none());
     }
 
     #[test]

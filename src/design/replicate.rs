@@ -425,6 +425,7 @@ pub(crate) fn from_columns(
         stratum_labels: Vec::new(),
         stage1_popsize: None,
         has_strata: false,
+        calibration: None,
     })
 }
 

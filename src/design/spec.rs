@@ -89,6 +89,80 @@ pub struct DesignSpec {
     pub lonely_psu: LonelyPsu,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicates: Option<ReplicatesSpec>,
+    /// How the weights were calibrated, for linearization (R's
+    /// `design$postStrata`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationSpec>,
+}
+
+/// The calibration a weight went through (the `method` names of a
+/// weighting plan, R's function in brackets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrationMethod {
+    /// `postStratify`: residuals from cell means weighted by the input weight.
+    Poststratify,
+    /// `rake`: R's ten sweeps of unweighted within-margin means.
+    Rake,
+    /// `calibrate(calfun = "linear")`, bounded or not.
+    Linear,
+    /// `calibrate(calfun = "raking")`.
+    Raking,
+    /// `calibrate(calfun = "logit")`.
+    Logit,
+}
+
+impl CalibrationMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalibrationMethod::Poststratify => "poststratify",
+            CalibrationMethod::Rake => "rake",
+            CalibrationMethod::Linear => "linear",
+            CalibrationMethod::Raking => "raking",
+            CalibrationMethod::Logit => "logit",
+        }
+    }
+}
+
+/// A categorical calibration margin: one column, or a list of columns whose
+/// combinations are the cells (a joint table).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum MarginColumns {
+    One(String),
+    Joint(Vec<String>),
+}
+
+impl MarginColumns {
+    /// The columns of the margin.
+    pub fn columns(&self) -> &[String] {
+        match self {
+            MarginColumns::One(c) => std::slice::from_ref(c),
+            MarginColumns::Joint(v) => v,
+        }
+    }
+}
+
+/// The `calibration:` block: which calibration the analysis weight went
+/// through, enough to replace the scores by R's calibration residuals
+/// before the Taylor variance (see `docs/design-file.md`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationSpec {
+    pub method: CalibrationMethod,
+    /// The weight that entered calibration (d); not needed for `rake`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_weight: Option<String>,
+    /// The weight right after calibration, when trimming changed it
+    /// afterwards; default: the design's weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibrated_weight: Option<String>,
+    /// Categorical margins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub margins: Vec<MarginColumns>,
+    /// Numeric calibration variables (linear, raking, logit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub numeric: Vec<String>,
 }
 
 /// The `replicates:` block: either columns of replicate weights (`columns` or
@@ -131,6 +205,14 @@ impl DesignSpec {
         out.extend(self.fpc.iter().cloned());
         if let Some(r) = &self.replicates {
             out.extend(r.columns.iter().cloned());
+        }
+        if let Some(c) = &self.calibration {
+            out.extend(c.input_weight.iter().cloned());
+            out.extend(c.calibrated_weight.iter().cloned());
+            for m in &c.margins {
+                out.extend(m.columns().iter().cloned());
+            }
+            out.extend(c.numeric.iter().cloned());
         }
         out
     }

@@ -17,6 +17,12 @@
 //! pad absent PSUs with zeros), never by dropping rows. Rows whose variable is
 //! missing are outside the domain (R's `na.rm = TRUE`).
 //!
+//! On a calibrated Taylor design (the design file's `calibration:` block)
+//! the scores are replaced by R's calibration residuals before the
+//! variance ([`crate::design::Calibration`]); those are not zero outside
+//! the domain, so every unit enters, while df still counts the domain's
+//! PSUs.
+//!
 //! Summation order: row order within a PSU, PSUs in order of first touch.
 //!
 //! No I/O here; results are plain structs. Matching R: `svytotal`,
@@ -122,6 +128,10 @@ pub struct Estimate {
     pub deff: Option<f64>,
     /// Respondents in the domain with a value.
     pub n: usize,
+    /// The "n" of Korn–Graubard's effective sample size: R's `nrow` of the
+    /// domain's design, which is `n`, except on a calibrated design, whose
+    /// subsets keep every row (with zero weight).
+    pub ci_n: usize,
     /// Σ w over them.
     pub weighted_n: f64,
     pub flags: Vec<Flag>,
@@ -184,7 +194,7 @@ impl Estimate {
                     let h = t * se / (p * (1.0 - p));
                     Some((expit(l - h), expit(l + h)))
                 } else {
-                    let n = self.n as f64;
+                    let n = self.ci_n as f64;
                     let t_n = quantile::t_quantile(alpha / 2.0, n - 1.0)?;
                     let t_df = quantile::t_quantile(alpha / 2.0, df)?;
                     let n_eff = p * (1.0 - p) / var * (t_n / t_df).powi(2);
@@ -200,6 +210,32 @@ impl Estimate {
             }
         }
     }
+}
+
+/// Stage-1 PSUs and strata that hold a row of `rows` (R's `degf` of the
+/// domain: units with nonzero weight in the subset).
+fn domain_psus(design: &Design, rows: &[u32], ws: &mut Workspace) -> (usize, usize) {
+    let psu_of_row = design.psu_of_row();
+    let stratum_of_psu = design.stratum_of_psu();
+    ws.psu_seen.clear();
+    ws.psu_seen.resize(stratum_of_psu.len(), false);
+    ws.stratum_seen.clear();
+    ws.stratum_seen
+        .resize(design.stratum_labels().len().max(1), false);
+    let (mut psus, mut strata) = (0, 0);
+    for &i in rows {
+        let p = psu_of_row[i as usize] as usize;
+        if !ws.psu_seen[p] {
+            ws.psu_seen[p] = true;
+            psus += 1;
+            let h = stratum_of_psu[p] as usize;
+            if !ws.stratum_seen[h] {
+                ws.stratum_seen[h] = true;
+                strata += 1;
+            }
+        }
+    }
+    (psus, strata)
 }
 
 fn expit(x: f64) -> f64 {
@@ -227,6 +263,12 @@ pub struct Workspace {
     unit_seen: Vec<bool>,
     scratch: Scratch,
     psu_sums: Vec<(f64, f64)>,
+    /// Scores of the domain rows and residual totals of every unit
+    /// (calibrated designs).
+    row_z: Vec<f64>,
+    cal_units: Vec<f64>,
+    psu_seen: Vec<bool>,
+    stratum_seen: Vec<bool>,
 }
 
 /// Estimates `statistic` of `y` (over `x` for a ratio) in the domain `rows`.
@@ -278,6 +320,7 @@ pub fn estimate(
             df: None,
             deff: None,
             n,
+            ci_n: n,
             weighted_n: sum_w,
             flags,
         });
@@ -304,22 +347,48 @@ pub fn estimate(
                 ws.unit_z.resize(lin.n_units(), 0.0);
                 ws.unit_seen.resize(lin.n_units(), false);
             }
-            let mut units: Vec<u32> = Vec::new();
-            for &i in rows {
-                let i = i as usize;
-                let z = match statistic {
+            let score = |i: usize| -> f64 {
+                match statistic {
                     Statistic::Total => w[i] * y[i],
                     Statistic::Mean | Statistic::Proportion => w[i] * (y[i] - theta) / denom,
                     Statistic::Ratio => w[i] * (y[i] - theta * xv(i)) / denom,
-                };
-                let d = u(i) - ubar;
-                ss += w[i] * d * d;
-                let un = unit_of_row[i];
+                }
+            };
+            let mut units: Vec<u32> = Vec::new();
+            let mut add = |un: u32, z: f64, ws: &mut Workspace| {
                 if !ws.unit_seen[un as usize] {
                     ws.unit_seen[un as usize] = true;
                     units.push(un);
                 }
                 ws.unit_z[un as usize] += z;
+            };
+            match design.calibration() {
+                None => {
+                    for &i in rows {
+                        let i = i as usize;
+                        let d = u(i) - ubar;
+                        ss += w[i] * d * d;
+                        add(unit_of_row[i], score(i), ws);
+                    }
+                }
+                // R's svyrecvar: the scores of every row (zero outside the
+                // domain) are replaced by calibration residuals, which are
+                // not zero outside the domain, so every unit enters.
+                Some(cal) => {
+                    ws.row_z.clear();
+                    for &i in rows {
+                        let i = i as usize;
+                        let d = u(i) - ubar;
+                        ss += w[i] * d * d;
+                        ws.row_z.push(score(i));
+                    }
+                    let mut totals = std::mem::take(&mut ws.cal_units);
+                    cal.unit_totals(rows, &ws.row_z, &mut totals);
+                    for (un, &t) in totals.iter().enumerate() {
+                        add(un as u32, t, ws);
+                    }
+                    ws.cal_units = totals;
+                }
             }
             let zs: Vec<f64> = units.iter().map(|&u| ws.unit_z[u as usize]).collect();
             for &un in &units {
@@ -327,7 +396,12 @@ pub fn estimate(
                 ws.unit_seen[un as usize] = false;
             }
             let v = lin.variance(&units, &zs, &mut ws.scratch)?;
-            let df = (v.psus as u64).saturating_sub(v.strata as u64);
+            let (psus, strata) = if design.calibration().is_some() {
+                domain_psus(design, rows, ws)
+            } else {
+                (v.psus, v.strata)
+            };
+            let df = (psus as u64).saturating_sub(strata as u64);
             (v.variance, Some(df), None)
         }
         VarianceMethod::Replicates(rep) => {
@@ -408,6 +482,11 @@ pub fn estimate(
         df,
         deff,
         n,
+        ci_n: if design.calibration().is_some() {
+            design.n()
+        } else {
+            n
+        },
         weighted_n: sum_w,
         flags,
     };
@@ -430,6 +509,7 @@ mod tests {
             df: Some(df),
             deff: None,
             n,
+            ci_n: n,
             weighted_n: n as f64,
             flags: Vec::new(),
         }

@@ -35,7 +35,10 @@ use super::margins::{Margin, ModelMatrix, NumericTotal, check_totals};
 use super::poststratify::post_stratify;
 use super::rake::{RakeControl, rake};
 use super::trim::trim_weights;
-use crate::design::{Design, DesignSpec, LonelyPsu, ReplicateType, ReplicatesSpec};
+use crate::design::{
+    CalibrationMethod, CalibrationSpec, Design, DesignSpec, LonelyPsu, MarginColumns,
+    ReplicateType, ReplicatesSpec,
+};
 use crate::frame::{Column, Frame, TextColumn};
 
 /// A weighting plan, as written in `weights/<plan>.yaml`.
@@ -473,6 +476,10 @@ pub struct WeightingRun {
     pub replicate_summary: Option<ReplicateSummary>,
     /// Formed replicates only: their type, scale and rscales.
     pub replicate_design: Option<ReplicateDesign>,
+    /// With a calibration step: the full sample's weight entering
+    /// calibration (d) and right after it (before trimming), 0 for
+    /// nonrespondents, for the design file's `calibration:` block.
+    pub calibration_weights: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 /// How the replicate re-weighting went.
@@ -652,6 +659,7 @@ impl Plan {
         let job = Job::new(self, data, targets, &d)?;
         let (weights, mut after) = job.run(&d, true)?;
         steps.append(&mut after.reports);
+        let calibration_weights = after.calibration.take();
 
         let mut replicates = Vec::new();
         let mut replicate_names = Vec::new();
@@ -730,7 +738,50 @@ impl Plan {
             steps,
             replicate_summary: summary,
             replicate_design,
+            calibration_weights,
         })
+    }
+
+    /// The design file's `calibration:` block for the weights this plan
+    /// makes (`None` without a calibration step): the plan's method and
+    /// margins, with `input_weight` and, when trimming follows,
+    /// `calibrated_weight` named by [`Plan::calibration_columns`].
+    pub fn calibration_design(&self) -> Option<CalibrationSpec> {
+        let c = self.calibration.as_ref()?;
+        let (input, calibrated) = self.calibration_columns();
+        let method = match c.method {
+            Method::Poststratify => CalibrationMethod::Poststratify,
+            Method::Rake => CalibrationMethod::Rake,
+            Method::Linear => CalibrationMethod::Linear,
+            Method::Raking => CalibrationMethod::Raking,
+            Method::Logit => CalibrationMethod::Logit,
+        };
+        let mut margins = Vec::new();
+        let mut numeric = Vec::new();
+        for m in &c.margins {
+            match (&m.variable, m.total) {
+                (Some(v), Some(_)) => numeric.push(v.clone()),
+                (Some(v), None) => margins.push(MarginColumns::One(v.clone())),
+                (None, _) => margins.push(MarginColumns::Joint(m.variables.clone())),
+            }
+        }
+        Some(CalibrationSpec {
+            method,
+            input_weight: Some(input),
+            calibrated_weight: self.trimming.is_some().then_some(calibrated),
+            margins,
+            numeric,
+        })
+    }
+
+    /// Names of the columns `vicor weight --design-out` adds for the
+    /// `calibration:` block: the weight entering calibration
+    /// (`<weight>_input`) and right after it (`<weight>_calibrated`).
+    pub fn calibration_columns(&self) -> (String, String) {
+        (
+            format!("{}_input", self.output.weight),
+            format!("{}_calibrated", self.output.weight),
+        )
     }
 }
 
@@ -738,6 +789,8 @@ impl Plan {
 #[derive(Default)]
 struct PassInfo {
     reports: Vec<StepReport>,
+    /// Full sample: weights entering and leaving calibration, every row.
+    calibration: Option<(Vec<f64>, Vec<f64>)>,
     iterations: usize,
     margin_error: f64,
     trimmed: usize,
@@ -962,6 +1015,13 @@ impl<'a> Job<'a> {
         let mut out = vec![0.0; n];
         for (k, &i) in self.rows.iter().enumerate() {
             out[i] = cw[k];
+        }
+        if full {
+            let mut input = vec![0.0; n];
+            for (k, &i) in self.rows.iter().enumerate() {
+                input[i] = dr[k];
+            }
+            info.calibration = Some((input, out.clone()));
         }
         self.trim(out, info, full)
     }

@@ -210,6 +210,9 @@ add_se("synthetic_logit", svymean(~victim, cal))
 cal <- calibrate(dsyn, form, pop_syn, calfun = "raking", epsilon = TIGHT)
 tw <- trimWeights(cal, lower = 40, upper = 400)
 write_ref(list(id = resp$id, weight = weights(tw)), "synthetic_plan.csv")
+# Its Taylor SE: R keeps the calibration (g of the raking, before trimming)
+# for the residuals and uses the trimmed weights in the scores.
+add_se("synthetic_plan", svymean(~victim, tw))
 
 se <- do.call(rbind, ses)
 writeLines(header, file.path(ref, "se.csv"))

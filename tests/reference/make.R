@@ -5,6 +5,7 @@
 #
 # Writes
 #   tests/fixtures/{apistrat,apiclus1,apiclus2,apisrs,victim,victim_lonely,victim_pairs,victim_boot}.csv
+#   tests/fixtures/{apiclus1_cal,apistrat_cal,synthetic_cal}.csv (calibrated weights as columns)
 #   tests/reference/cases/<case>/{design.yaml,spec.yaml,expected.csv}
 # Each expected.csv starts with a comment line naming the R and survey versions.
 #
@@ -143,6 +144,15 @@ design_yaml <- function(d) {
     if (!is.null(r$rscales)) out <- c(out, paste0("  rscales: ", yaml_list(num(r$rscales))))
     if (!is.null(r$mse)) out <- c(out, paste0("  mse: ", tolower(as.character(r$mse))))
   }
+  cal <- d$calibration
+  if (!is.null(cal)) {
+    out <- c(out, "calibration:", paste0("  method: ", cal$method))
+    if (cal$method != "rake") out <- c(out, paste0("  input_weight: ", cal$input))
+    if (length(cal$margins))
+      out <- c(out, paste0("  margins: ", yaml_list(sapply(cal$margins, function(m)
+        if (length(m) == 1) m else yaml_list(m)))))
+    if (length(cal$numeric)) out <- c(out, paste0("  numeric: ", yaml_list(cal$numeric)))
+  }
   paste0(paste(out, collapse = "\n"), "\n")
 }
 
@@ -183,6 +193,10 @@ build_design <- function(d, data) {
   if (!is.null(d$weight)) args$weights <- as.formula(paste0("~", d$weight))
   if (!is.null(d$probability)) args$probs <- as.formula(paste0("~", d$probability))
   if (!is.null(d$fpc)) args$fpc <- as.formula(paste("~", paste(d$fpc, collapse = "+")))
+  if (!is.null(d$calibration)) {
+    args$weights <- as.formula(paste0("~", d$calibration$input))
+    return(calibrate_design(do.call(svydesign, args), d$calibration))
+  }
   des <- do.call(svydesign, args)
   if (!is.null(r)) {
     type <- switch(r$form, jk1 = "JK1", jkn = "JKn", brr = "BRR", fay = "Fay")
@@ -191,6 +205,24 @@ build_design <- function(d, data) {
   }
   des
 }
+
+# Calibration as the design file's `calibration:` block says: margins are
+# categorical (a vector of names is a joint table), `numeric` numeric;
+# `pops` holds one population table (xtabs data frame with Freq) per margin
+# and, for calibrate, `totals` the population totals of the model matrix
+# ~factor(m1) + factor(m2) + ... + numeric. Run to convergence (1e-13).
+calibrate_design <- function(des, cal) {
+  mf <- function(m) as.formula(paste("~", paste(m, collapse = "+")))
+  switch(cal$method,
+    poststratify = postStratify(des, mf(cal$margins[[1]]), cal$pops[[1]]),
+    rake = rake(des, lapply(cal$margins, mf), cal$pops,
+                control = list(maxit = 1000, epsilon = 1e-13)),
+    calibrate(des, cal_formula(cal), cal$totals, calfun = cal$method,
+              bounds = if (is.null(cal$bounds)) c(-Inf, Inf) else cal$bounds, epsilon = 1e-13))
+}
+cal_formula <- function(cal)
+  as.formula(paste("~", paste(c(paste0("factor(", unlist(cal$margins), ")"), cal$numeric),
+                             collapse = "+")))
 
 ci_of <- function(e, est, sub, stat, y, df) {
   level <- if (is.null(e$level)) 0.95 else e$level
@@ -223,7 +255,7 @@ one_row <- function(e, sub) {
   w <- weights(sub, "sampling")
   if (inherits(sub, "svyrep.design")) w <- sub$pweights
   c(estimate = unname(coef(est)), se = unname(SE(est)), ci_low = ci[1], ci_high = ci[2],
-    df = df, deff = unname(as.vector(deff)), n = length(w), weighted_n = sum(w))
+    df = df, deff = unname(as.vector(deff)), n = sum(w != 0), weighted_n = sum(w))
 }
 
 run_case <- function(id, dataname, data, d, est) {
@@ -424,4 +456,107 @@ run_case("sdg_expressions", "sdg_microdata", sdg,
 run_case("sdg_expressions_jkn", "sdg_microdata", sdg,
          list(weight = "weight", strata = "region", clusters = "psu", nest = TRUE,
               replicates = list(form = "jkn")), sdg_est)
+# Taylor designs on calibrated weights: the design file's `calibration:`
+# block, with the calibrated weights written to the fixture as columns
+# (w_<method>) and the weight that entered calibration (pw, d_nr).
+apipop01 <- add01(apipop)
+pop_of <- function(m, popdata, w = NULL) {
+  f <- as.formula(paste(if (is.null(w)) "" else w, "~", paste(m, collapse = "+")))
+  as.data.frame(xtabs(f, popdata))
+}
+api_cal <- function(method, margins, numeric = NULL, bounds = NULL) {
+  cal <- list(method = method, input = "pw", margins = margins, numeric = numeric, bounds = bounds)
+  cal$pops <- lapply(margins, pop_of, apipop01)
+  if (!method %in% c("poststratify", "rake")) {
+    cal$totals <- colSums(model.matrix(cal_formula(cal), apipop01))
+  }
+  cal
+}
+clus1_cal <- list(
+  poststratify = api_cal("poststratify", list("stype")),
+  rake = api_cal("rake", list("stype", "comp_imp01", "awards01")),
+  linear = api_cal("linear", list("stype"), "api99"),
+  raking = api_cal("raking", list("stype"), "api99"),
+  logit = api_cal("logit", list("stype"), "api99", bounds = c(0.6, 1.6)))
+# (sch_wide01 is estimated, so it is not calibrated: its SE would be 0.)
+strat_cal <- list(
+  poststratify = api_cal("poststratify", list(c("comp_imp01", "awards01"))),
+  rake = api_cal("rake", list("comp_imp01", "awards01")),
+  linear = api_cal("linear", list("comp_imp01", "awards01"), "api99"),
+  logit = api_cal("logit", list("comp_imp01", "awards01"), "api99", bounds = c(0.3, 5)))
+with_cal_weights <- function(data, design, cals) {
+  for (nm in names(cals)) {
+    des <- build_design(modifyList(design, list(calibration = cals[[nm]])), data)
+    data[[paste0("w_", nm)]] <- weights(des)
+  }
+  data
+}
+clus1_design <- list(weight = "pw", clusters = "dnum", fpc = "fpc")
+strat_design <- list(weight = "pw", strata = "stype", fpc = "fpc")
+apiclus1_cal <- with_cal_weights(apiclus1, clus1_design, clus1_cal)
+apistrat_cal <- with_cal_weights(apistrat, strat_design, strat_cal)
+write_data(apiclus1_cal, "apiclus1_cal")
+write_data(apistrat_cal, "apistrat_cal")
+cal_est <- c(api_est, list(E("sch_wide_beta_by", "proportion", "sch_wide01", by = "stype", ci = "beta")))
+for (nm in names(clus1_cal)) {
+  run_case(paste0("apiclus1_cal_", nm), "apiclus1_cal", apiclus1_cal,
+           modifyList(clus1_design, list(weight = paste0("w_", nm), calibration = clus1_cal[[nm]])),
+           cal_est)
+}
+for (nm in names(strat_cal)) {
+  run_case(paste0("apistrat_cal_", nm), "apistrat_cal", apistrat_cal,
+           modifyList(strat_design, list(weight = paste0("w_", nm), calibration = strat_cal[[nm]])),
+           cal_est)
+}
+
+# The synthetic survey of the weighting tests (tests/reference/make-weighting.R):
+# respondents with the nonresponse-adjusted weight d_nr, calibrated to the
+# targets of tests/fixtures/weighting/.
+wfix <- file.path(root, "tests", "fixtures", "weighting")
+syn <- read.csv(file.path(wfix, "synthetic.csv"), colClasses = c(ea = "character"))
+syn$d <- 1 / (syn$p_ea * syn$p_hh) * syn$adults
+adj <- ave(syn$d, syn$region, FUN = sum) / ave(syn$d * syn$responded, syn$region, FUN = sum)
+syn$d_nr <- syn$d * adj
+syn <- syn[syn$responded == 1, ]
+target <- function(f) {
+  t <- read.csv(file.path(wfix, paste0("targets_", f, ".csv")), colClasses = "character")
+  t$total <- as.numeric(t$total)
+  t
+}
+syn_pop <- function(m) {
+  t <- target(paste(m, collapse = "_"))
+  as.data.frame(xtabs(as.formula(paste("total ~", paste(m, collapse = "+"))), t))
+}
+syn_cal <- function(method, margins, bounds = NULL) {
+  cal <- list(method = method, input = "d_nr", margins = margins, bounds = bounds)
+  cal$pops <- lapply(margins, syn_pop)
+  if (!method %in% c("poststratify", "rake")) {
+    # Treatment coding of ~factor(sex) + factor(age) + factor(region): the
+    # target files list the categories in the order of the factor levels.
+    cal$totals <- c(sum(cal$pops[[1]]$Freq),
+                    unlist(lapply(margins, function(m) target(m)$total[-1])))
+  }
+  cal
+}
+syn_cals <- list(
+  poststratify = syn_cal("poststratify", list(c("sex", "age"))),
+  rake = syn_cal("rake", list("sex", "age", "region")),
+  linear = syn_cal("linear", list("sex", "age", "region")),
+  logit = syn_cal("logit", list("sex", "age", "region"), bounds = c(0.5, 2.5)))
+syn_design <- list(weight = "d_nr", strata = "region", clusters = "ea")
+synthetic_cal <- with_cal_weights(syn, syn_design, syn_cals)
+write_data(synthetic_cal, "synthetic_cal")
+syn_est <- list(
+  E("victim", "proportion", "victim", by = "sex"),
+  E("victim_beta", "proportion", "victim", by = "age", ci = "beta"),
+  E("victim_wald", "proportion", "victim", ci = "wald", by = c("sex", "age")),
+  E("adults_mean", "mean", "adults", by = "region"),
+  E("victim_total", "total", "victim", by = "sex"),
+  E("victims_per_adult", "ratio", "victim", "adults", by = "sex"),
+  E("victim_large_hh", "proportion", "victim", domain = "adults >= 3", rdomain = "adults >= 3"))
+for (nm in names(syn_cals)) {
+  run_case(paste0("synthetic_cal_", nm), "synthetic_cal", synthetic_cal,
+           modifyList(syn_design, list(weight = paste0("w_", nm), calibration = syn_cals[[nm]])),
+           syn_est)
+}
 cat("wrote", length(list.files(refdir)), "cases\n")
