@@ -77,6 +77,33 @@ fn replicate_step(method: Method, bootstrap: (usize, u64)) -> Option<ReplicateSt
     Some(serde_saphyr::from_str(&text).expect("the replicate step is well formed"))
 }
 
+/// The design file's `calibration:` block for a plan that rakes, so the
+/// Taylor SEs use the calibration residuals as R's `rake` design does.
+/// Other methods need the weight that entered calibration, which the plan
+/// does not keep; their Taylor SEs then ignore the calibration (the
+/// replicate SEs never do).
+fn taylor_calibration(plan: &Plan) -> Option<crate::design::spec::CalibrationSpec> {
+    let c = plan.calibration.as_ref()?;
+    if c.method != crate::weighting::plan::Method::Rake
+        || !c.margins.iter().all(|m| m.total.is_none())
+    {
+        return None;
+    }
+    let margins: Vec<String> = c
+        .margins
+        .iter()
+        .map(|m| match &m.variable {
+            Some(v) => v.clone(),
+            None => format!("[{}]", m.variables.join(", ")),
+        })
+        .collect();
+    serde_saphyr::from_str(&format!(
+        "method: rake\nmargins: [{}]\n",
+        margins.join(", ")
+    ))
+    .ok()
+}
+
 /// Keeps `rows` of every column of `frame`.
 fn subset(frame: &Frame, rows: &[usize]) -> Vec<(String, Column)> {
     frame
@@ -150,6 +177,7 @@ pub fn analyse(
                 weight: Some(weight),
                 strata: Some("stratum".into()),
                 clusters: vec!["area".into()],
+                calibration: taylor_calibration(plan),
                 ..Default::default()
             },
             _ => {
