@@ -1091,18 +1091,20 @@ fn simulate(args: cli::SimulateArgs) -> Outcome {
         }
         w.flush().map_err(internal)?;
         println!(
-            "{:<40} {:<10} {:>9} {:>9} {:>8} {:>9} {:>8}",
-            "indicator", "method", "truth", "mean", "rel.bias", "coverage", "SE/SD"
+            "{:<40} {:<10} {:>9} {:>9} {:>8} {:>15} {:>6} {:>8}",
+            "indicator", "method", "truth", "mean", "rel.bias", "coverage", "(wald)", "SE/SD"
         );
         for r in &rows {
             println!(
-                "{:<40} {:<10} {:>9.5} {:>9.5} {:>7.2}% {:>8.1}% {:>8.3}",
+                "{:<40} {:<10} {:>9.5} {:>9.5} {:>7.2}% {:>6.1}% ({:<5}) {:>5.1}% {:>8.3}",
                 r.indicator,
                 r.method,
                 r.truth,
                 r.mean_estimate,
                 100.0 * r.relative_bias,
                 100.0 * r.coverage,
+                r.interval,
+                100.0 * r.coverage_wald,
                 r.se_ratio
             );
         }

@@ -15,6 +15,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::design::{Design, DesignSpec, ReplicateType, ReplicatesSpec};
+use crate::estimate::CiMethod;
 use crate::estimate::run::Row;
 use crate::estimate::spec::Spec;
 use crate::frame::{Column, Frame, TextColumn};
@@ -298,19 +299,22 @@ pub fn sample_frame(country: &Country, sample: &[Sampled], seed: u64) -> Frame {
     Frame::from_columns(columns)
 }
 
-/// The study's indicators: the SDG headline values, over the whole
-/// population, with Wald intervals (estimate ± t·SE).
+/// The study's indicators: the SDG headline values over the whole
+/// population, each with the interval vicor publishes for it in
+/// `instruments/indicators/sdg.yaml` (logit for common events, Korn–Graubard
+/// for rare events and small domains). The Wald, logit and Korn–Graubard
+/// coverages are all reported.
 pub const STUDY_SPEC: &str = r#"
 estimates:
-  - {name: "16.1.3a physical violence", proportion: "sdg_1613_physical == 1", ci: wald}
-  - {name: "16.1.3b psychological violence", proportion: "sdg_1613_psychological == 1", ci: wald}
-  - {name: "16.1.3c sexual violence", proportion: "sdg_1613_sexual == 1", ci: wald}
-  - {name: "16.1.4 safe after dark", proportion: "sdg_1614_safe == 1", ci: wald}
-  - {name: "16.3.1 physical violence reported", proportion: "sdg_1631_reported_physical == 1", domain: "sdg_1631_victim_physical == 1", ci: wald}
-  - {name: "16.3.1 psychological violence reported", proportion: "sdg_1631_reported_psychological == 1", domain: "sdg_1631_victim_psychological == 1", ci: wald}
-  - {name: "16.3.1 sexual violence reported", proportion: "sdg_1631_reported_sexual == 1", domain: "sdg_1631_victim_sexual == 1", ci: wald}
-  - {name: "16.5.1 bribery", proportion: "sdg_1651_bribe == 1", domain: "sdg_1651_contact == 1", ci: wald}
-  - {name: "11.7.2 harassment", proportion: "sdg_1172_harassed == 1", ci: wald}
+  - {name: "16.1.3a physical violence", proportion: "sdg_1613_physical == 1", ci: logit}
+  - {name: "16.1.3b psychological violence", proportion: "sdg_1613_psychological == 1", ci: logit}
+  - {name: "16.1.3c sexual violence", proportion: "sdg_1613_sexual == 1", ci: beta}
+  - {name: "16.1.4 safe after dark", proportion: "sdg_1614_safe == 1", ci: logit}
+  - {name: "16.3.1 physical violence reported", proportion: "sdg_1631_reported_physical == 1", domain: "sdg_1631_victim_physical == 1", ci: beta}
+  - {name: "16.3.1 psychological violence reported", proportion: "sdg_1631_reported_psychological == 1", domain: "sdg_1631_victim_psychological == 1", ci: beta}
+  - {name: "16.3.1 sexual violence reported", proportion: "sdg_1631_reported_sexual == 1", domain: "sdg_1631_victim_sexual == 1", ci: beta}
+  - {name: "16.5.1 bribery", proportion: "sdg_1651_bribe == 1", domain: "sdg_1651_contact == 1", ci: logit}
+  - {name: "11.7.2 harassment", proportion: "sdg_1172_harassed == 1", ci: logit}
 "#;
 
 /// How the study is run.
@@ -334,8 +338,15 @@ pub struct StudyRow {
     pub mean_estimate: f64,
     /// (mean estimate − truth) / truth.
     pub relative_bias: f64,
-    /// Share of 95% intervals that hold the truth.
+    /// The interval vicor publishes for the indicator (wald, logit, beta).
+    pub interval: &'static str,
+    /// Share of those 95% intervals that hold the truth.
     pub coverage: f64,
+    /// The same with Wald (estimate ± t·SE), logit and Korn–Graubard
+    /// intervals.
+    pub coverage_wald: f64,
+    pub coverage_logit: f64,
+    pub coverage_beta: f64,
     /// Mean of the estimated SEs over the empirical SD of the estimates.
     pub se_ratio: f64,
     pub empirical_sd: f64,
@@ -344,8 +355,13 @@ pub struct StudyRow {
     pub mean_n: f64,
 }
 
-/// Per-sample outcome of one estimate: (estimate, se, covered, n).
-type Draw = (f64, f64, bool, usize);
+/// Per-sample outcome of one estimate: estimate, SE, whether the published,
+/// Wald, logit and Korn–Graubard intervals hold the truth, and n.
+type Draw = (f64, f64, [bool; 4], usize);
+
+fn covers(ci: Option<(f64, f64)>, t: f64) -> bool {
+    ci.is_some_and(|(lo, hi)| lo <= t && t <= hi)
+}
 
 /// Runs the coverage study. `progress(done, total)` follows the samples.
 pub fn run_study(
@@ -385,9 +401,15 @@ pub fn run_study(
                                 .iter()
                                 .map(|r| {
                                     let t = truth.get(&(r.name.clone(), r.by.clone()))?;
-                                    let (est, se) = (r.estimate.estimate?, r.estimate.se()?);
-                                    let (lo, hi) = r.ci?;
-                                    Some((est, se, lo <= *t && *t <= hi, r.estimate.n))
+                                    let e = &r.estimate;
+                                    let (est, se) = (e.estimate?, e.se()?);
+                                    let covered = [
+                                        covers(r.ci, *t),
+                                        covers(e.ci(r.level, CiMethod::Wald), *t),
+                                        covers(e.ci(r.level, CiMethod::Logit), *t),
+                                        covers(e.ci(r.level, CiMethod::Beta), *t),
+                                    ];
+                                    Some((est, se, covered, e.n))
                                 })
                                 .collect();
                             out.push((k, method, draws));
@@ -425,6 +447,7 @@ pub fn run_study(
             let mean = draws.iter().map(|d| d.0).sum::<f64>() / s;
             let sd = (draws.iter().map(|d| (d.0 - mean).powi(2)).sum::<f64>() / (s - 1.0)).sqrt();
             let mean_se = draws.iter().map(|d| d.1).sum::<f64>() / s;
+            let share = |k: usize| draws.iter().filter(|d| d.2[k]).count() as f64 / s;
             out.push(StudyRow {
                 indicator: e.name.clone(),
                 method: method.as_str(),
@@ -432,7 +455,15 @@ pub fn run_study(
                 samples: draws.len(),
                 mean_estimate: mean,
                 relative_bias: (mean - t) / t,
-                coverage: draws.iter().filter(|d| d.2).count() as f64 / s,
+                interval: match e.ci {
+                    Some(CiMethod::Logit) => "logit",
+                    Some(CiMethod::Beta) => "beta",
+                    _ => "wald",
+                },
+                coverage: share(0),
+                coverage_wald: share(1),
+                coverage_logit: share(2),
+                coverage_beta: share(3),
                 se_ratio: mean_se / sd,
                 empirical_sd: sd,
                 mean_se,
