@@ -29,7 +29,7 @@ use crate::frame::{Column, Frame};
 use crate::instrument::Instrument;
 use crate::interview::script::{self, RunEnd, RunError, Script};
 use crate::interview::{Interview, Saved, Update};
-use crate::store::bulk::FinishedCase;
+use crate::store::import::FinishedCase;
 use crate::store::session::{case_seed, changes, stamp};
 use crate::store::{CaseId, Change, EventTime, NewCase, Outcome, Store, StoreError};
 

@@ -33,7 +33,7 @@
 //! settings with `PRAGMA cipher_compatibility = 4` so that a future SQLCipher
 //! with other defaults still opens today's stores. See `docs/store.md`.
 
-pub mod bulk;
+pub mod import;
 mod error;
 mod merge;
 mod schema;
@@ -359,7 +359,7 @@ impl Store {
     /// Creates a case under an id chosen beforehand (a scripted run checks
     /// its answers with the case's own random seed before storing anything).
     pub fn create_case_as(&mut self, id: CaseId, new: &NewCase) -> Result<CaseId, StoreError> {
-        bulk::insert_case(&self.conn, &id.key(), new).map_err(self.err())?;
+        import::insert_case(&self.conn, &id.key(), new).map_err(self.err())?;
         Ok(id)
     }
 
@@ -667,7 +667,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        bulk::outcome_in(&tx, case, outcome, enumerator, at, path)?;
+        import::outcome_in(&tx, case, outcome, enumerator, at, path)?;
         tx.commit().map_err(sql)
     }
 
