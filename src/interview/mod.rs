@@ -9,6 +9,7 @@
 
 pub mod answer;
 pub mod engine;
+pub mod hash;
 pub mod path;
 pub mod script;
 pub mod select;

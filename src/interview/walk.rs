@@ -8,7 +8,9 @@
 //! instrument, evaluating each condition once in order, so an item only ever
 //! sees the state of items before it, as the enumerator did.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::interview::hash::{FastMap, FastSet};
 
 use jiff::civil::Date;
 
@@ -35,13 +37,13 @@ pub struct Walk {
     /// Positions asked now, in interview order.
     pub path: Vec<Position>,
     /// Every relevant item path (questions, notes, computed, random).
-    pub relevant: HashSet<ItemPath>,
+    pub relevant: FastSet<ItemPath>,
     /// Item paths visited and found not relevant.
-    pub skipped: HashSet<ItemPath>,
+    pub skipped: FastSet<ItemPath>,
     /// Values of relevant computed variables.
-    pub computed: HashMap<ItemPath, Value>,
+    pub computed: FastMap<ItemPath, Value>,
     /// Row keys of every relevant roster instance: (enclosing rows, roster).
-    pub rows: HashMap<(Vec<RowKey>, String), Vec<i64>>,
+    pub rows: FastMap<(Vec<RowKey>, String), Vec<i64>>,
 }
 
 /// Everything a walk reads.

@@ -236,44 +236,65 @@ pub fn run(
     let threads = settings.threads.clamp(1, 16);
     let total = jobs.len();
     let mut cases = vec![None; sample.len()];
-    // Interviews run on `threads` workers; the store is written here, in
-    // sample order, so the file does not depend on thread timing.
-    let chunk = 128;
-    for batch in jobs.chunks(chunk * threads) {
-        let results: Vec<Result<Interviewed, SimulateError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .chunks(chunk)
-                .map(|part| {
-                    let (country, sample) = (&country, &sample);
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|&(k, case, created)| {
-                                interview_household(
-                                    instrument,
-                                    country,
-                                    sample[k].household,
-                                    case,
-                                    created,
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
-        let mut finished = Vec::with_capacity(batch.len());
-        for (result, &(k, _, _)) in results.into_iter().zip(batch) {
-            let done = result?;
-            cases[k] = Some(done.case);
-            finished.push(done);
+    // Workers take the next household as they finish one and send the
+    // interview here; this thread writes them to the store in sample order
+    // (so the file does not depend on thread timing), a batch per
+    // transaction, while the workers go on.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let batch = 128;
+    std::thread::scope(|scope| -> Result<(), SimulateError> {
+        let (send, receive) = std::sync::mpsc::channel();
+        for _ in 0..threads {
+            let send = send.clone();
+            let (country, sample, jobs, next, stop) = (&country, &sample, &jobs, &next, &stop);
+            scope.spawn(move || {
+                loop {
+                    let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if j >= jobs.len() || stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let (k, case, created) = jobs[j];
+                    let result = interview_household(
+                        instrument,
+                        country,
+                        sample[k].household,
+                        case,
+                        created,
+                    );
+                    if send.send((j, result)).is_err() {
+                        break;
+                    }
+                }
+            });
         }
-        write_cases(store, instrument, &finished)?;
-        progress(cases.iter().flatten().count(), total);
-    }
+        drop(send);
+        let mut waiting: BTreeMap<usize, Interviewed> = BTreeMap::new();
+        let mut written = 0;
+        for (j, result) in receive {
+            let done = match result {
+                Ok(done) => done,
+                Err(e) => {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Err(e);
+                }
+            };
+            waiting.insert(j, done);
+            let ready = (written..).take_while(|j| waiting.contains_key(j)).count();
+            if ready >= batch || written + ready == total {
+                let finished: Vec<Interviewed> = (written..written + ready)
+                    .filter_map(|j| waiting.remove(&j))
+                    .collect();
+                for (i, done) in finished.iter().enumerate() {
+                    cases[jobs[written + i].0] = Some(done.case);
+                }
+                write_cases(store, instrument, &finished)?;
+                written += ready;
+                progress(written, total);
+            }
+        }
+        Ok(())
+    })?;
     Ok(Survey {
         country,
         sample,

@@ -33,8 +33,8 @@
 //! settings with `PRAGMA cipher_compatibility = 4` so that a future SQLCipher
 //! with other defaults still opens today's stores. See `docs/store.md`.
 
-pub mod import;
 mod error;
+pub mod import;
 mod merge;
 mod schema;
 pub mod session;
