@@ -145,8 +145,33 @@ enum OpenKind {
 enum KeyPrint {
     Int(i128),
     Null(String),
+    /// The text of a key that is not a string (`yes`, `1.5`).
     Text(String),
+    /// A string key: its text is the key's own `Value::Str`, not copied.
+    Str,
     Other(String),
+}
+
+impl KeyPrint {
+    /// The identity of `key`, whose print this is, as a comparable view.
+    fn view<'a>(&'a self, key: &'a Node) -> (u8, i128, &'a str) {
+        match (self, &key.value) {
+            (KeyPrint::Int(i), _) => (0, *i, ""),
+            (KeyPrint::Null(t), _) => (1, 0, t),
+            (KeyPrint::Text(t), _) | (KeyPrint::Str, Value::Str(t)) => (2, 0, t),
+            (KeyPrint::Other(t), _) => (3, 0, t),
+            (KeyPrint::Str, _) => (4, 0, ""),
+        }
+    }
+}
+
+/// Whether `key` (printed `print`) is already among `entries`.
+fn has_key(entries: &[(Node, Node)], prints: &[KeyPrint], key: &Node, print: &KeyPrint) -> bool {
+    let wanted = print.view(key);
+    entries
+        .iter()
+        .zip(prints)
+        .any(|((k, _), p)| p.view(k) == wanted)
 }
 
 /// An anchored node kept for its aliases, with what a copy costs.
@@ -210,14 +235,18 @@ impl Builder<'_> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(&span, 1, text.len())?;
-                let (print, merge) = if self.expects_key() {
+                let (value, print, merge) = if self.expects_key() {
                     let merge =
                         matches!(style, ScalarStyle::Plain) && tag.is_none() && text == "<<";
-                    (Some(key_print(&text, style, tag.as_deref())), merge)
+                    let value = scalar(text.clone(), style, tag.as_deref(), &span)?;
+                    let print = match value {
+                        Value::Str(_) => KeyPrint::Str,
+                        _ => key_print(&text, style, tag.as_deref()),
+                    };
+                    (value, Some(print), merge)
                 } else {
-                    (None, false)
+                    (scalar(text, style, tag.as_deref(), &span)?, None, false)
                 };
-                let value = scalar(text, style, tag.as_deref(), &span)?;
                 let node = Node {
                     value,
                     span: byte_span(&span),
@@ -409,12 +438,12 @@ impl Builder<'_> {
             } => match key.take() {
                 None => {
                     let print = print.unwrap_or_else(|| node_print(&node));
-                    if !merge && prints.contains(&print) {
+                    if !merge && has_key(entries, prints, &node, &print) {
                         return Err(error_at(
                             &span.start,
                             format!(
                                 "{} appears twice in this mapping; remove one",
-                                describe_key(&print)
+                                describe_key(&node)
                             ),
                         ));
                     }
@@ -442,11 +471,14 @@ impl Builder<'_> {
     }
 }
 
-fn describe_key(print: &KeyPrint) -> String {
-    match print {
-        KeyPrint::Int(i) => format!("key `{i}`"),
-        KeyPrint::Null(t) | KeyPrint::Text(t) => format!("key `{t}`"),
-        KeyPrint::Other(_) => "this key".to_string(),
+fn describe_key(key: &Node) -> String {
+    match &key.value {
+        Value::Str(t) => format!("key `{t}`"),
+        Value::Int(i) => format!("key `{i}`"),
+        Value::Bool(b) => format!("key `{b}`"),
+        Value::Float(f) => format!("key `{f}`"),
+        Value::Null => "the null key".to_string(),
+        Value::Seq(_) | Value::Map(_) => "this key".to_string(),
     }
 }
 
@@ -496,7 +528,7 @@ fn merge_into(entries: &mut Vec<(Node, Node)>, merges: Vec<Node>) {
         for (map, span) in maps {
             for (mut k, mut v) in map {
                 let print = node_print(&k);
-                if !prints.contains(&print) {
+                if !has_key(entries, &prints, &k, &print) {
                     prints.push(print);
                     respan(&mut k, span);
                     respan(&mut v, span);
@@ -541,7 +573,7 @@ fn respan(node: &mut Node, span: ByteSpan) {
 fn node_print(node: &Node) -> KeyPrint {
     match &node.value {
         Value::Int(i) => KeyPrint::Int(i128::from(*i)),
-        Value::Str(s) => KeyPrint::Text(s.clone()),
+        Value::Str(_) => KeyPrint::Str,
         Value::Null => KeyPrint::Null(String::new()),
         other => KeyPrint::Other(format!("{:?}", strip_spans(other))),
     }
@@ -664,8 +696,18 @@ fn scalar(
     if is_null(&text) {
         return Ok(Value::Null);
     }
-    if let Some(b) = bool_of(&text) {
+    // A plain scalar has no blanks at its ends, and only these can start a
+    // boolean (at most 5 letters) or a number: most text skips both tests.
+    if text.len() <= 5
+        && let Some(b) = bool_of(&text)
+    {
         return Ok(Value::Bool(b));
+    }
+    if !matches!(
+        text.as_bytes().first(),
+        Some(b'0'..=b'9' | b'+' | b'-' | b'.')
+    ) {
+        return Ok(Value::Str(text.into_owned()));
     }
     let t = trim(&text);
     let unsigned = t.strip_prefix(['+', '-']).unwrap_or(t);
