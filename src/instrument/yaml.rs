@@ -29,6 +29,8 @@
 //!   the call stack (the serde path did, in debug builds, near 47 levels).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_saphyr::granit_parser::{self as granit, Event, Marker, ScalarStyle, Span, Tag};
 
@@ -131,7 +133,7 @@ enum OpenKind {
     Map {
         entries: Vec<(Node, Node)>,
         /// One per entry, to find repeated keys.
-        prints: Vec<KeyPrint>,
+        prints: KeySet,
         /// The key read, waiting for its value, and whether it is `<<`.
         key: Option<(Node, KeyPrint, bool)>,
         /// Values of `<<` keys, merged when the mapping ends.
@@ -165,13 +167,51 @@ impl KeyPrint {
     }
 }
 
-/// Whether `key` (printed `print`) is already among `entries`.
-fn has_key(entries: &[(Node, Node)], prints: &[KeyPrint], key: &Node, print: &KeyPrint) -> bool {
-    let wanted = print.view(key);
-    entries
-        .iter()
-        .zip(prints)
-        .any(|((k, _), p)| p.view(k) == wanted)
+/// The keys of one mapping, one print per entry, in entry order. Small
+/// mappings are searched in order; past [`KeySet::LINEAR`] keys, hashes of
+/// the prints are kept too, so a hostile mapping with many keys costs
+/// linear time, not quadratic.
+#[derive(Default)]
+struct KeySet {
+    prints: Vec<KeyPrint>,
+    hashes: HashSet<u64>,
+}
+
+impl KeySet {
+    const LINEAR: usize = 16;
+
+    fn hash(view: (u8, i128, &str)) -> u64 {
+        let mut h = DefaultHasher::new();
+        view.hash(&mut h);
+        h.finish()
+    }
+
+    /// Whether `key` (printed `print`) is already among `entries`, whose
+    /// prints these are.
+    fn contains(&self, entries: &[(Node, Node)], key: &Node, print: &KeyPrint) -> bool {
+        let wanted = print.view(key);
+        if self.prints.len() > Self::LINEAR && !self.hashes.contains(&Self::hash(wanted)) {
+            return false;
+        }
+        entries
+            .iter()
+            .zip(&self.prints)
+            .any(|((k, _), p)| p.view(k) == wanted)
+    }
+
+    /// Records the print of `key`, the entry just pushed after the others.
+    fn push(&mut self, entries: &[(Node, Node)], print: KeyPrint) {
+        self.prints.push(print);
+        if self.prints.len() == Self::LINEAR + 1 {
+            for ((k, _), p) in entries.iter().zip(&self.prints) {
+                self.hashes.insert(Self::hash(p.view(k)));
+            }
+        } else if self.prints.len() > Self::LINEAR + 1 {
+            let (k, _) = entries.last().expect("the entry was pushed");
+            let p = self.prints.last().expect("just pushed");
+            self.hashes.insert(Self::hash(p.view(k)));
+        }
+    }
 }
 
 /// An anchored node kept for its aliases, with what a copy costs.
@@ -262,7 +302,7 @@ impl Builder<'_> {
                 &span,
                 OpenKind::Map {
                     entries: Vec::new(),
-                    prints: Vec::new(),
+                    prints: KeySet::default(),
                     key: None,
                     merges: Vec::new(),
                 },
@@ -438,7 +478,7 @@ impl Builder<'_> {
             } => match key.take() {
                 None => {
                     let print = print.unwrap_or_else(|| node_print(&node));
-                    if !merge && has_key(entries, prints, &node, &print) {
+                    if !merge && prints.contains(entries, &node, &print) {
                         return Err(error_at(
                             &span.start,
                             format!(
@@ -463,7 +503,7 @@ impl Builder<'_> {
                 }
                 Some((k, p, false)) => {
                     entries.push((k, node));
-                    prints.push(p);
+                    prints.push(entries, p);
                 }
             },
         }
@@ -511,7 +551,10 @@ fn line_col(source: &str, offset: usize) -> (usize, usize) {
 /// `yes` is dropped beside an explicit `true` (serde-saphyr kept both, an
 /// edge no questionnaire meets: `load.rs` refuses non-string keys anyway).
 fn merge_into(entries: &mut Vec<(Node, Node)>, merges: Vec<Node>) {
-    let mut prints: Vec<KeyPrint> = entries.iter().map(|(k, _)| node_print(k)).collect();
+    let mut prints = KeySet::default();
+    for i in 0..entries.len() {
+        prints.push(&entries[..=i], node_print(&entries[i].0));
+    }
     for merged in merges {
         let maps = match merged.value {
             Value::Map(m) => vec![(m, merged.span)],
@@ -528,11 +571,11 @@ fn merge_into(entries: &mut Vec<(Node, Node)>, merges: Vec<Node>) {
         for (map, span) in maps {
             for (mut k, mut v) in map {
                 let print = node_print(&k);
-                if !has_key(entries, &prints, &k, &print) {
-                    prints.push(print);
+                if !prints.contains(entries, &k, &print) {
                     respan(&mut k, span);
                     respan(&mut v, span);
                     entries.push((k, v));
+                    prints.push(entries, print);
                 }
             }
         }
@@ -953,6 +996,15 @@ mod tests {
             err.message,
             "key `a` appears twice in this mapping; remove one"
         );
+    }
+
+    #[test]
+    fn repeated_key_is_found_in_a_large_mapping() {
+        let mut src: String = (0..2_000).map(|i| format!("k{i}: {i}\n")).collect();
+        assert_eq!(map(&parse(&src).expect("distinct keys")).len(), 2_000);
+        src.push_str("k1234: again\n");
+        let err = parse(&src).expect_err("duplicate key");
+        assert_eq!((err.line, err.column), (2_001, 1), "{err:?}");
     }
 
     #[test]
