@@ -9,11 +9,12 @@
 //! codes that collide with the don't-know and refused codes, missing
 //! translations and relevance that is a constant and never true.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::instrument::diag::Diagnostic;
-use crate::instrument::expr::{self, Lookup, Type, TypeEnv};
+use crate::instrument::expr::{self, Expr, Lookup, Type, TypeEnv};
 use crate::instrument::load::{expr_diagnostic, suggest};
 use crate::instrument::model::*;
 
@@ -176,7 +177,7 @@ struct Checker<'a> {
 /// The scope an expression is evaluated in: the rosters around it.
 struct Scope<'c, 'a> {
     checker: &'c Checker<'a>,
-    chain: Vec<String>,
+    chain: Cow<'c, [String]>,
 }
 
 impl TypeEnv for Scope<'_, '_> {
@@ -216,7 +217,7 @@ impl TypeEnv for Scope<'_, '_> {
             chain.push(roster.to_string());
             Box::new(Scope {
                 checker: self.checker,
-                chain,
+                chain: Cow::Owned(chain),
             }) as Box<dyn TypeEnv + '_>
         })
     }
@@ -322,8 +323,8 @@ impl<'a> Checker<'a> {
                 // The type comes from item_type (with cycle detection), which
                 // keeps no errors: they are reported here, once.
                 let _ = self.item_type(item);
-                self.check_expr(value, chain);
-                self.later_references(value, order);
+                self.check_expr(&value.expr, value.origin.file, chain);
+                self.later_references(&value.expr, value.origin.file, order);
             }
             ItemKind::Date { range } => {
                 for code in range.min.iter().chain(range.max.iter()) {
@@ -490,10 +491,10 @@ impl<'a> Checker<'a> {
                     .index
                     .items
                     .get(item.id.as_str())
-                    .map(|(_, i)| i.chain.clone());
+                    .map(|(_, i)| i.chain.as_slice());
                 let scope = Scope {
                     checker: self,
-                    chain: chain.unwrap_or_default(),
+                    chain: Cow::Borrowed(chain.unwrap_or_default()),
                 };
                 let result = expr::check(&value.expr, &scope);
                 self.computing.borrow_mut().pop();
@@ -522,18 +523,18 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Type-checks an expression in `chain` and reports errors.
-    fn check_expr(&mut self, code: &Code, chain: &[String]) -> Option<Type> {
+    /// Type-checks an expression of `file` in `chain` and reports errors.
+    fn check_expr(&mut self, expr: &Expr, file: FileId, chain: &[String]) -> Option<Type> {
         let scope = Scope {
             checker: self,
-            chain: chain.to_vec(),
+            chain: Cow::Borrowed(chain),
         };
-        let result = expr::check(&code.expr, &scope);
+        let result = expr::check(expr, &scope);
         match result {
             Ok(t) => Some(t),
             Err(errors) => {
                 for e in errors {
-                    self.diags.push(expr_diagnostic(code.origin.file, &e));
+                    self.diags.push(expr_diagnostic(file, &e));
                 }
                 None
             }
@@ -541,7 +542,7 @@ impl<'a> Checker<'a> {
     }
 
     fn typed(&mut self, code: &Code, chain: &[String], order: usize, want: &[Type], what: &str) {
-        if let Some(t) = self.check_expr(code, chain) {
+        if let Some(t) = self.check_expr(&code.expr, code.origin.file, chain) {
             let ok = want.contains(&t) || (want.contains(&Type::Int) && t == Type::Code);
             if !ok {
                 let names: Vec<String> = want.iter().map(|t| type_name(*t)).collect();
@@ -556,7 +557,7 @@ impl<'a> Checker<'a> {
                 ));
             }
         }
-        self.later_references(code, order);
+        self.later_references(&code.expr, code.origin.file, order);
     }
 
     fn condition(&mut self, code: &Code, chain: &[String], order: usize, what: &str) {
@@ -576,8 +577,8 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn later_references(&mut self, code: &Code, order: usize) {
-        for (name, span) in expr::references(&code.expr) {
+    fn later_references(&mut self, expr: &Expr, file: FileId, order: usize) {
+        for (name, span) in expr::references(expr) {
             let later = self
                 .index
                 .items
@@ -591,7 +592,7 @@ impl<'a> Checker<'a> {
                         Diagnostic::warning(
                             "vicor::instrument::asked_later",
                             Origin {
-                                file: code.origin.file,
+                                file,
                                 span: crate::instrument::yaml::ByteSpan { start: span.start, end: span.end },
                             },
                             format!("`{name}` is asked later than this"),
@@ -627,19 +628,8 @@ impl<'a> Checker<'a> {
         }
         for fills in text.fills.values() {
             for fill in fills {
-                let code = Code {
-                    source: fill.expr.to_string(),
-                    expr: fill.expr.clone(),
-                    origin: Origin {
-                        file: text.origin.file,
-                        span: crate::instrument::yaml::ByteSpan {
-                            start: fill.expr.span.start,
-                            end: fill.expr.span.end,
-                        },
-                    },
-                };
-                self.check_expr(&code, chain);
-                self.later_references(&code, order);
+                self.check_expr(&fill.expr, text.origin.file, chain);
+                self.later_references(&fill.expr, text.origin.file, order);
             }
         }
     }

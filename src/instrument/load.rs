@@ -1181,6 +1181,9 @@ impl Loader {
 
     /// Finds `{expr}` fills in a text; `{{` and `}}` stand for braces.
     fn fills(&mut self, file: FileId, node: &YNode, s: &str) -> Vec<Fill> {
+        if !s.contains('{') {
+            return Vec::new();
+        }
         let base = self.value_offset(file, node, s);
         let bytes = s.as_bytes();
         let mut out = Vec::new();
@@ -1231,6 +1234,13 @@ impl Loader {
         let start = node.span.start.min(text.len());
         let end = node.span.end.clamp(start, text.len());
         let raw = text.get(start..end).unwrap_or("");
+        // Most values stand as written, bare or just inside their quote.
+        if raw.starts_with(value) {
+            return start;
+        }
+        if (raw.starts_with('"') || raw.starts_with('\'')) && raw[1..].starts_with(value) {
+            return start + 1;
+        }
         if !value.is_empty()
             && let Some(i) = raw.find(value)
         {
