@@ -33,6 +33,7 @@
 //! settings with `PRAGMA cipher_compatibility = 4` so that a future SQLCipher
 //! with other defaults still opens today's stores. See `docs/store.md`.
 
+mod bulk;
 mod error;
 mod merge;
 mod schema;
@@ -50,6 +51,7 @@ use jiff::Timestamp;
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+pub use bulk::{CaseRows, EventRow, NoteRow, ReadParts};
 pub use error::StoreError;
 pub use merge::{Conflict, MergeReport, merge};
 pub use schema::SCHEMA_VERSION;
