@@ -144,6 +144,21 @@ fn cpu() -> f64 {
         .map_or(0.0, |ns| ns / 1e9)
 }
 
+/// Seconds all threads of this process have run on a CPU (Linux, in
+/// clock ticks of 10 ms), or 0.
+fn process_cpu() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command name, which is in parentheses.
+            let rest = &s[s.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 /// Where the time goes: reading the cases (the store's bulk reader), then
 /// rebuilding them in the engine (one replay per instrument), timed apart
 /// without writing anything.
@@ -237,7 +252,7 @@ fn main() {
         .unwrap_or(3);
     for run in 1..=runs {
         let out = dir.path().join(format!("export{run}"));
-        let (start, cpu0) = (Instant::now(), cpu());
+        let (start, cpu0, all0) = (Instant::now(), cpu(), process_cpu());
         let summary = vicor::export::export(
             &store,
             &instruments,
@@ -250,9 +265,10 @@ fn main() {
         .expect("export");
         let seconds = start.elapsed().as_secs_f64();
         let cpu_seconds = cpu() - cpu0;
+        let all_seconds = process_cpu() - all0;
         let rows: usize = summary.files.iter().map(|(_, n)| n).sum();
         println!(
-            "export {run}: {} interviews, {rows} rows in {} files: {seconds:.2} s (cpu {cpu_seconds:.2} s; {:.0} interviews/s)",
+            "export {run}: {} interviews, {rows} rows in {} files: {seconds:.2} s (cpu {cpu_seconds:.2} s on this thread, {all_seconds:.2} s in all; {:.0} interviews/s)",
             summary.cases,
             summary.files.len(),
             summary.cases as f64 / seconds

@@ -20,7 +20,9 @@ use crate::instrument::model::Node;
 use crate::interview::walk::{Replay, Walk};
 use crate::interview::{Answer, ItemPath, RowKey};
 use crate::store::session::{engine_answers, interview_date};
-use crate::store::{CaseId, CaseSummary, EventKind, EventRow, NoteRow, ReadParts, Store};
+use crate::store::{
+    CaseId, CaseSummary, EventKind, EventRow, NoteRow, ReadParts, Store, StoreError,
+};
 
 use super::layout::{Layout, VarType};
 use super::{CsvOut, ExportError, csv_file};
@@ -61,6 +63,12 @@ pub const DURATION_COLUMNS: [&str; 7] = [
 /// Columns of `notes.csv` (written only with personal data).
 pub const NOTE_COLUMNS: [&str; 6] = ["case_id", "seq", "path", "text", "enumerator", "utc"];
 
+/// Writes the data files of `cases`.
+///
+/// Two threads share the work: this one reads the store (where SQLCipher
+/// decrypts) and writes the paradata, durations and notes; a worker parses
+/// each case's answers, walks it through the engine and writes the files of
+/// the levels. Cases keep their order in every file.
 pub fn write(
     store: &Store,
     cases: &[CaseSummary],
@@ -69,7 +77,8 @@ pub fn write(
     dir: &Path,
     include_pii: bool,
 ) -> Result<Counts, ExportError> {
-    let mut out = Files::create(layout, dir, include_pii)?;
+    let mut microdata = Microdata::create(layout, dir)?;
+    let mut paradata = Paradata::create(dir, include_pii)?;
     let pii: HashSet<&str> = layout.left_out.iter().map(String::as_str).collect();
     // One index per instrument version, not one per case.
     let replays: HashMap<&str, Replay> = by_hash
@@ -78,64 +87,150 @@ pub fn write(
         .collect();
     let tz = TimeZone::system();
     let ids: Vec<CaseId> = cases.iter().map(|c| c.id).collect();
-    let mut line = Line::default();
     let parts = ReadParts { notes: include_pii };
-    store.read_cases(&ids, parts, |i, stored| -> Result<(), ExportError> {
-        let summary = &cases[i];
-        let replay = replays
-            .get(summary.instrument.hash.as_str())
-            .expect("every case was matched to an instrument");
-        let (answers, unreadable) = engine_answers(stored.answers.iter().map(|(p, a)| (p, a)));
-        if !unreadable.is_empty() {
-            return Err(ExportError::Unreadable {
-                case: summary.id.to_string(),
-                paths: unreadable.join(", "),
-            });
-        }
-        let walk = replay.walk(&answers, interview_date(summary.created_utc, &tz));
-        let case = Case {
-            instrument: replay.instrument(),
-            walk: &walk,
-            answers: &answers,
+    let (read, rebuilt) = std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<(usize, StoredAnswers)>(CHANNEL);
+        let worker = scope.spawn(|| -> Result<(), ExportError> {
+            for (i, stored) in receive {
+                let summary = &cases[i];
+                let replay = replays
+                    .get(summary.instrument.hash.as_str())
+                    .expect("every case was matched to an instrument");
+                microdata.case(replay, summary, &stored, layout, &tz)?;
+            }
+            Ok(())
+        });
+        let read = store.read_cases(&ids, parts, |i, stored| -> Result<(), Stop> {
+            let answers = std::mem::take(&mut stored.answers);
+            send.send((i, answers)).map_err(|_| Stop::Worker)?;
+            paradata.case(&cases[i], stored.events(), stored.notes(), &pii)?;
+            Ok(())
+        });
+        drop(send);
+        let rebuilt = match worker.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
         };
-        let rows = case_rows(&case, summary, layout);
-        out.case(
-            summary,
-            rows,
-            stored.events(),
-            stored.notes(),
-            &pii,
-            &mut line,
-        )
-    })?;
-    out.finish()
+        (read, rebuilt)
+    });
+    // A failed worker stops the reader; its error is the one to report.
+    rebuilt?;
+    match read {
+        Ok(()) => {}
+        Err(Stop::Export(e)) => return Err(e),
+        Err(Stop::Worker) => unreachable!("the worker stops early only with an error"),
+    }
+    let levels = microdata.finish()?;
+    let (events, notes) = paradata.finish()?;
+    Ok(Counts {
+        levels,
+        events,
+        notes,
+    })
 }
 
-/// The open data files and their row counts.
-struct Files {
+/// Cases in flight between the reader and the worker.
+const CHANNEL: usize = 256;
+
+type StoredAnswers = Vec<(String, crate::store::StoredAnswer)>;
+
+/// Why the reader stopped.
+enum Stop {
+    Export(ExportError),
+    /// The worker is gone (it failed; its error is reported).
+    Worker,
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Stop {
+        Stop::Export(e.into())
+    }
+}
+
+impl From<ExportError> for Stop {
+    fn from(e: ExportError) -> Stop {
+        Stop::Export(e)
+    }
+}
+
+/// The files of the levels and their row counts.
+struct Microdata {
     levels: Vec<CsvOut>,
-    paradata: CsvOut,
-    durations: CsvOut,
-    notes: Option<CsvOut>,
-    counts: Counts,
+    rows: Vec<usize>,
 }
 
-/// Buffers for the number cells of one CSV line.
-#[derive(Default)]
-struct Line {
-    id: String,
-    seq: String,
-    ns: String,
-}
-
-impl Files {
-    fn create(layout: &Layout, dir: &Path, include_pii: bool) -> Result<Files, ExportError> {
+impl Microdata {
+    fn create(layout: &Layout, dir: &Path) -> Result<Microdata, ExportError> {
         let mut levels = Vec::new();
         for level in &layout.levels {
             let mut out = csv_file(dir, &level.file())?;
             out.row(&level.columns)?;
             levels.push(out);
         }
+        Ok(Microdata {
+            levels,
+            rows: vec![0; layout.levels.len()],
+        })
+    }
+
+    /// Rebuilds one case through the engine and writes its rows.
+    fn case(
+        &mut self,
+        replay: &Replay,
+        summary: &CaseSummary,
+        stored: &StoredAnswers,
+        layout: &Layout,
+        tz: &TimeZone,
+    ) -> Result<(), ExportError> {
+        let (answers, unreadable) = engine_answers(stored.iter().map(|(p, a)| (p, a)));
+        if !unreadable.is_empty() {
+            return Err(ExportError::Unreadable {
+                case: summary.id.to_string(),
+                paths: unreadable.join(", "),
+            });
+        }
+        let walk = replay.walk(&answers, interview_date(summary.created_utc, tz));
+        let case = Case {
+            instrument: replay.instrument(),
+            walk: &walk,
+            answers: &answers,
+        };
+        self.rows(case_rows(&case, summary, layout))
+    }
+
+    fn rows(&mut self, rows: Vec<BTreeMap<Vec<i64>, Vec<String>>>) -> Result<(), ExportError> {
+        for (level, level_rows) in rows.into_iter().enumerate() {
+            self.rows[level] += level_rows.len();
+            for cells in level_rows.into_values() {
+                self.levels[level].row(&cells)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Vec<usize>, ExportError> {
+        for f in self.levels {
+            f.finish()?;
+        }
+        Ok(self.rows)
+    }
+}
+
+/// The paradata, durations and notes files, their row counts, and buffers
+/// for the number cells of a line.
+struct Paradata {
+    paradata: CsvOut,
+    durations: CsvOut,
+    notes: Option<CsvOut>,
+    events: usize,
+    notes_written: usize,
+    id: String,
+    seq: String,
+    ns: String,
+}
+
+impl Paradata {
+    fn create(dir: &Path, include_pii: bool) -> Result<Paradata, ExportError> {
         let mut paradata = csv_file(dir, "paradata.csv")?;
         paradata.row(PARADATA_COLUMNS)?;
         let mut durations = csv_file(dir, "durations.csv")?;
@@ -147,71 +242,60 @@ impl Files {
         } else {
             None
         };
-        Ok(Files {
-            levels,
+        Ok(Paradata {
             paradata,
             durations,
             notes,
-            counts: Counts {
-                levels: vec![0; layout.levels.len()],
-                events: 0,
-                notes: 0,
-            },
+            events: 0,
+            notes_written: 0,
+            id: String::new(),
+            seq: String::new(),
+            ns: String::new(),
         })
     }
 
-    /// Writes one case's rows, paradata, duration and notes.
+    /// Writes one case's paradata, duration and notes.
     fn case(
         &mut self,
         summary: &CaseSummary,
-        rows: Vec<BTreeMap<Vec<i64>, Vec<String>>>,
         events: &[EventRow],
         notes: &[NoteRow],
         pii: &HashSet<&str>,
-        line: &mut Line,
     ) -> Result<(), ExportError> {
-        for (level, level_rows) in rows.into_iter().enumerate() {
-            self.counts.levels[level] += level_rows.len();
-            for cells in level_rows.into_values() {
-                self.levels[level].row(&cells)?;
-            }
-        }
-        line.id.clear();
-        write!(line.id, "{}", summary.id).expect("writing to a String");
+        self.id.clear();
+        write!(self.id, "{}", summary.id).expect("writing to a String");
         for e in events {
-            let cells = paradata_row(&line.id, e, pii, &mut line.seq, &mut line.ns);
+            let cells = paradata_row(&self.id, e, pii, &mut self.seq, &mut self.ns);
             self.paradata.row(cells)?;
         }
-        self.counts.events += events.len();
-        self.durations.row(duration_row(&line.id, events))?;
+        self.events += events.len();
+        self.durations.row(duration_row(&self.id, events))?;
         if let Some(n) = self.notes.as_mut() {
             for note in notes {
-                line.seq.clear();
-                write!(line.seq, "{}", note.seq).expect("writing to a String");
+                self.seq.clear();
+                write!(self.seq, "{}", note.seq).expect("writing to a String");
                 n.row([
-                    line.id.as_str(),
-                    &line.seq,
+                    self.id.as_str(),
+                    &self.seq,
                     note.path.as_deref().unwrap_or_default(),
                     &note.text,
                     &note.enumerator,
                     &note.utc,
                 ])?;
-                self.counts.notes += 1;
+                self.notes_written += 1;
             }
         }
         Ok(())
     }
 
-    fn finish(self) -> Result<Counts, ExportError> {
-        for f in self.levels {
-            f.finish()?;
-        }
+    /// Closes the files; the events and notes written.
+    fn finish(self) -> Result<(usize, usize), ExportError> {
         self.paradata.finish()?;
         self.durations.finish()?;
         if let Some(n) = self.notes {
             n.finish()?;
         }
-        Ok(self.counts)
+        Ok((self.events, self.notes_written))
     }
 }
 
@@ -552,7 +636,8 @@ mod tests {
         dir: &Path,
         include_pii: bool,
     ) -> Counts {
-        let mut out = Files::create(layout, dir, include_pii).expect("files");
+        let mut microdata = Microdata::create(layout, dir).expect("files");
+        let mut paradata = Paradata::create(dir, include_pii).expect("files");
         let pii: HashSet<&str> = layout.left_out.iter().map(String::as_str).collect();
         for summary in cases {
             let instrument = by_hash[&summary.instrument.hash];
@@ -561,23 +646,22 @@ mod tests {
             let restored = restore(&record, &events);
             assert!(restored.unreadable.is_empty());
             let engine = Interview::new(instrument, restored.today, restored.seed, restored.saved);
-            for (level, level_rows) in case_rows(&engine, summary, layout).into_iter().enumerate() {
-                out.counts.levels[level] += level_rows.len();
-                for cells in level_rows.into_values() {
-                    out.levels[level].row(&cells).expect("row");
-                }
-            }
+            microdata
+                .rows(case_rows(&engine, summary, layout))
+                .expect("rows");
             let id = summary.id.to_string();
             for e in &events {
-                out.paradata
+                paradata
+                    .paradata
                     .row(old_paradata_row(&id, e, &pii))
                     .expect("row");
             }
-            out.counts.events += events.len();
-            out.durations
+            paradata.events += events.len();
+            paradata
+                .durations
                 .row(old_duration_row(&id, &events))
                 .expect("row");
-            if let Some(n) = out.notes.as_mut() {
+            if let Some(n) = paradata.notes.as_mut() {
                 for note in &record.notes {
                     n.row([
                         id.clone(),
@@ -588,11 +672,17 @@ mod tests {
                         note.utc.to_string(),
                     ])
                     .expect("row");
-                    out.counts.notes += 1;
+                    paradata.notes_written += 1;
                 }
             }
         }
-        out.finish().expect("finish")
+        let levels = microdata.finish().expect("finish");
+        let (events, notes) = paradata.finish().expect("finish");
+        Counts {
+            levels,
+            events,
+            notes,
+        }
     }
 
     fn old_paradata_row(id: &str, e: &EventRecord, pii: &HashSet<&str>) -> [String; 11] {

@@ -55,7 +55,8 @@ pub struct NoteRow {
 }
 
 /// The stored rows of one case. The buffers are reused for the next case:
-/// read what is needed inside the callback of [`Store::read_cases`].
+/// read what is needed inside the callback of [`Store::read_cases`] (or
+/// take the answers, which are read afresh for each case).
 #[derive(Debug, Default)]
 pub struct CaseRows {
     /// Every stored answer, by path (the store's path order).
@@ -92,7 +93,7 @@ impl Store {
         &self,
         ids: &[CaseId],
         parts: ReadParts,
-        mut each: impl FnMut(usize, &CaseRows) -> Result<(), E>,
+        mut each: impl FnMut(usize, &mut CaseRows) -> Result<(), E>,
     ) -> Result<(), E> {
         // Each case is a few seeks into three tables, in the order asked, not
         // the tables' order: a page cache that holds their interior pages
@@ -115,7 +116,7 @@ impl Store {
         &self,
         ids: &[CaseId],
         parts: ReadParts,
-        each: &mut impl FnMut(usize, &CaseRows) -> Result<(), E>,
+        each: &mut impl FnMut(usize, &mut CaseRows) -> Result<(), E>,
     ) -> Result<(), E> {
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
         let mut exists = tx
@@ -155,7 +156,7 @@ impl Store {
             if parts.notes {
                 self.read_notes(&mut notes, &key, id, &mut rows)?;
             }
-            each(i, &rows)?;
+            each(i, &mut rows)?;
         }
         drop((exists, answers, events, notes));
         tx.commit().map_err(self.err())?;
