@@ -90,16 +90,28 @@ pub fn write(
     let parts = ReadParts { notes: include_pii };
     let (read, rebuilt) = std::thread::scope(|scope| {
         let (send, receive) = std::sync::mpsc::sync_channel::<(usize, StoredAnswers)>(CHANNEL);
-        let worker = scope.spawn(|| -> Result<(), ExportError> {
-            for (i, stored) in receive {
-                let summary = &cases[i];
-                let replay = replays
-                    .get(summary.instrument.hash.as_str())
-                    .expect("every case was matched to an instrument");
-                microdata.case(replay, summary, &stored, layout, &tz)?;
+        let worker = std::thread::Builder::new()
+            .name("export-walk".into())
+            .spawn_scoped(scope, || -> Result<(), ExportError> {
+                for (i, stored) in receive {
+                    let summary = &cases[i];
+                    let replay = replays
+                        .get(summary.instrument.hash.as_str())
+                        .expect("every case was matched to an instrument");
+                    microdata.case(replay, summary, &stored, layout, &tz)?;
+                }
+                Ok(())
+            });
+        let worker = match worker {
+            Ok(w) => w,
+            Err(source) => {
+                let io = ExportError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                };
+                return (Err(Stop::Export(io)), Ok(()));
             }
-            Ok(())
-        });
+        };
         let read = store.read_cases(&ids, parts, |i, stored| -> Result<(), Stop> {
             let answers = std::mem::take(&mut stored.answers);
             send.send((i, answers)).map_err(|_| Stop::Worker)?;
