@@ -33,12 +33,14 @@
 //! settings with `PRAGMA cipher_compatibility = 4` so that a future SQLCipher
 //! with other defaults still opens today's stores. See `docs/store.md`.
 
-mod bulk;
 mod error;
 mod merge;
 mod schema;
 pub mod session;
 mod types;
+
+// Reading many cases at once, for export.
+mod bulk;
 
 use std::collections::BTreeMap;
 use std::fs;
