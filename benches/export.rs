@@ -14,6 +14,12 @@
 //! breakdown of the time into reading the store and rebuilding the cases
 //! (left out when `VICOR_BENCH_NO_PHASES` is set). Results go in
 //! `docs/performance.md` under "Export".
+//!
+//! The store is encrypted, as field stores are (`VICOR_BENCH_PLAIN` makes
+//! an unencrypted one). `VICOR_BENCH_DB=PATH` keeps the store at PATH and
+//! reuses it on the next run, to time the export alone. Times are printed
+//! as wall time and as this thread's CPU time, which varies less when other
+//! work shares the machine.
 
 use std::path::Path;
 use std::time::Instant;
@@ -25,9 +31,16 @@ use vicor::store::session::{CaseSession, case_seed};
 
 const FIXTURES: [&str; 3] = ["victim.yaml", "refusal.yaml", "not_private.yaml"];
 const BATCH: usize = 10_000;
+/// The passphrase of the bench store: field stores are encrypted, so the
+/// bench reads through SQLCipher unless `VICOR_BENCH_PLAIN` is set.
+const KEY: &str = "bench passphrase";
 
-fn template(db: &Path, instrument: &vicor::instrument::Instrument) -> Vec<String> {
-    let mut store = Store::open(db, None).expect("bench store opens");
+fn template(
+    db: &Path,
+    instrument: &vicor::instrument::Instrument,
+    key: Option<&str>,
+) -> Vec<String> {
+    let mut store = Store::open(db, key).expect("bench store opens");
     let mut ids = Vec::new();
     for fixture in FIXTURES {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -87,8 +100,13 @@ fn copy_sql(conn: &rusqlite::Connection, table: &str, key: &str) -> String {
     )
 }
 
-fn grow(db: &Path, templates: &[String], cases: usize) {
+fn grow(db: &Path, templates: &[String], cases: usize, key: Option<&str>) {
     let mut conn = rusqlite::Connection::open(db).expect("sqlite opens");
+    if let Some(key) = key {
+        conn.pragma_update(None, "key", key).expect("key");
+        conn.pragma_update(None, "cipher_compatibility", 4)
+            .expect("cipher settings");
+    }
     conn.execute_batch("PRAGMA synchronous = OFF;")
         .expect("pragma");
     let statements = [
@@ -117,25 +135,79 @@ fn grow(db: &Path, templates: &[String], cases: usize) {
     }
 }
 
-/// Where the time goes: reading the cases, then rebuilding them in the
-/// engine (timed apart, case by case, without keeping them).
+/// Seconds this thread has run on a CPU (Linux), or 0: with other builds
+/// on the machine, the wall time varies much more than this.
+fn cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9)
+}
+
+/// Seconds all threads of this process have run on a CPU (Linux, in
+/// clock ticks of 10 ms), or 0.
+fn process_cpu() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command name, which is in parentheses.
+            let rest = &s[s.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// Where the time goes: reading the cases (the store's bulk reader), then
+/// rebuilding them in the engine (one replay per instrument), timed apart
+/// without writing anything.
 fn phases(store: &Store, instrument: &vicor::instrument::Instrument) {
     let cases = store.cases().expect("cases");
-    let (mut reading, mut rebuilding) = (0.0, 0.0);
-    let mut values = 0;
-    for c in &cases {
-        let start = Instant::now();
-        let record = store.case(&c.id).expect("case");
-        let events = store.events(&c.id).expect("events");
-        let read = Instant::now();
-        let r = vicor::store::session::restore(&record, &events);
-        let engine = Interview::new(instrument, r.today, r.seed, r.saved);
-        values += engine.relevant_answers().len() + engine.computed().len();
-        reading += (read - start).as_secs_f64();
-        rebuilding += read.elapsed().as_secs_f64();
-    }
+    let ids: Vec<_> = cases.iter().map(|c| c.id).collect();
+    let parts = vicor::store::ReadParts::default();
+    let (start, cpu0) = (Instant::now(), cpu());
+    let mut events = 0;
+    store
+        .read_cases(
+            &ids,
+            parts,
+            |_, rows| -> Result<(), vicor::store::StoreError> {
+                events += rows.events().len();
+                Ok(())
+            },
+        )
+        .expect("read");
+    let reading = start.elapsed().as_secs_f64();
+    let reading_cpu = cpu() - cpu0;
+    let replay = vicor::interview::walk::Replay::new(instrument);
+    let tz = jiff::tz::TimeZone::system();
+    let (mut rebuilding, mut values) = (0.0, 0);
+    let pass = cpu();
+    store
+        .read_cases(
+            &ids,
+            parts,
+            |i, rows| -> Result<(), vicor::store::StoreError> {
+                let start = Instant::now();
+                let (answers, _) =
+                    vicor::store::session::engine_answers(rows.answers.iter().map(|(p, a)| (p, a)));
+                let today = vicor::store::session::interview_date(cases[i].created_utc, &tz);
+                let walk = replay.walk(&answers, today);
+                values += answers
+                    .keys()
+                    .filter(|p| walk.relevant.contains(*p))
+                    .count()
+                    + walk.computed.len();
+                rebuilding += start.elapsed().as_secs_f64();
+                Ok(())
+            },
+        )
+        .expect("read");
+    // The second pass read the store again.
+    let rebuilding_cpu = cpu() - pass - reading_cpu;
     println!(
-        "phases: {} cases: reading the store {reading:.2} s; rebuilding in the engine {rebuilding:.2} s ({values} values)",
+        "phases: {} cases: reading the store {reading:.2} s (cpu {reading_cpu:.2} s; {events} events); rebuilding in the engine {rebuilding:.2} s (cpu {rebuilding_cpu:.2} s; {values} values)",
         cases.len()
     );
 }
@@ -150,17 +222,26 @@ fn main() {
     let instrument = vicor::instrument::validate(&root.join("instruments/victimization.yaml"))
         .instrument
         .expect("the victimization instrument loads");
+    let key = match std::env::var_os("VICOR_BENCH_PLAIN") {
+        Some(_) => None,
+        None => Some(KEY),
+    };
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("bench dir");
-    let db = dir.path().join("cases.db");
-    let start = Instant::now();
-    let templates = template(&db, &instrument);
-    grow(&db, &templates, cases);
-    eprintln!(
-        "built a store of {cases} interviews in {:.1} s ({:.0} MB)",
-        start.elapsed().as_secs_f64(),
-        std::fs::metadata(&db).map_or(0, |m| m.len()) as f64 / 1e6
-    );
-    let store = Store::open_read_only(&db, None).expect("store opens");
+    // A store kept between runs (built when absent), to time the export alone.
+    let db = std::env::var_os("VICOR_BENCH_DB")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("cases.db"));
+    if !db.exists() {
+        let start = Instant::now();
+        let templates = template(&db, &instrument, key);
+        grow(&db, &templates, cases, key);
+        eprintln!(
+            "built a store of {cases} interviews in {:.1} s ({:.0} MB)",
+            start.elapsed().as_secs_f64(),
+            std::fs::metadata(&db).map_or(0, |m| m.len()) as f64 / 1e6
+        );
+    }
+    let store = Store::open_read_only(&db, key).expect("store opens");
     if std::env::var_os("VICOR_BENCH_NO_PHASES").is_none() {
         phases(&store, &instrument);
     }
@@ -171,7 +252,7 @@ fn main() {
         .unwrap_or(3);
     for run in 1..=runs {
         let out = dir.path().join(format!("export{run}"));
-        let start = Instant::now();
+        let (start, cpu0, all0) = (Instant::now(), cpu(), process_cpu());
         let summary = vicor::export::export(
             &store,
             &instruments,
@@ -183,9 +264,11 @@ fn main() {
         )
         .expect("export");
         let seconds = start.elapsed().as_secs_f64();
+        let cpu_seconds = cpu() - cpu0;
+        let all_seconds = process_cpu() - all0;
         let rows: usize = summary.files.iter().map(|(_, n)| n).sum();
         println!(
-            "export {run}: {} interviews, {rows} rows in {} files: {seconds:.2} s ({:.0} interviews/s)",
+            "export {run}: {} interviews, {rows} rows in {} files: {seconds:.2} s (cpu {cpu_seconds:.2} s on this thread, {all_seconds:.2} s in all; {:.0} interviews/s)",
             summary.cases,
             summary.files.len(),
             summary.cases as f64 / seconds

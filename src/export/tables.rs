@@ -9,15 +9,23 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
 use crate::instrument::Instrument;
 use crate::instrument::expr::Value;
 use crate::instrument::model::Node;
-use crate::interview::{Answer, Interview, RowKey};
-use crate::store::session::restore;
-use crate::store::{CaseSummary, EventKind, EventRecord, Store};
+use crate::interview::walk::{Replay, Walk};
+use crate::interview::{Answer, ItemPath, RowKey};
+use crate::store::session::{engine_answers, interview_date};
+use crate::store::{
+    CaseId, CaseSummary, EventKind, EventRow, NoteRow, ReadParts, Store, StoreError,
+};
 
 use super::layout::{Layout, VarType};
-use super::{ExportError, csv_file};
+use super::{CsvOut, ExportError, csv_file};
 
 /// Rows written per file.
 pub struct Counts {
@@ -55,6 +63,12 @@ pub const DURATION_COLUMNS: [&str; 7] = [
 /// Columns of `notes.csv` (written only with personal data).
 pub const NOTE_COLUMNS: [&str; 6] = ["case_id", "seq", "path", "text", "enumerator", "utc"];
 
+/// Writes the data files of `cases`.
+///
+/// Two threads share the work: this one reads the store (where SQLCipher
+/// decrypts) and writes the paradata, durations and notes; a worker parses
+/// each case's answers, walks it through the engine and writes the files of
+/// the levels. Cases keep their order in every file.
 pub fn write(
     store: &Store,
     cases: &[CaseSummary],
@@ -63,84 +77,292 @@ pub fn write(
     dir: &Path,
     include_pii: bool,
 ) -> Result<Counts, ExportError> {
-    let mut files = Vec::new();
-    for level in &layout.levels {
-        let mut out = csv_file(dir, &level.file())?;
-        out.row(&level.columns)?;
-        files.push(out);
-    }
-    let mut paradata = csv_file(dir, "paradata.csv")?;
-    paradata.row(PARADATA_COLUMNS)?;
-    let mut durations = csv_file(dir, "durations.csv")?;
-    durations.row(DURATION_COLUMNS)?;
-    let mut notes = if include_pii {
-        let mut n = csv_file(dir, "notes.csv")?;
-        n.row(NOTE_COLUMNS)?;
-        Some(n)
-    } else {
-        None
-    };
+    let mut microdata = Microdata::create(layout, dir)?;
+    let mut paradata = Paradata::create(dir, include_pii)?;
     let pii: HashSet<&str> = layout.left_out.iter().map(String::as_str).collect();
-    let mut counts = Counts {
-        levels: vec![0; layout.levels.len()],
-        events: 0,
-        notes: 0,
-    };
-    for summary in cases {
-        let instrument = by_hash
-            .get(&summary.instrument.hash)
-            .expect("every case was matched to an instrument");
-        let record = store.case(&summary.id)?;
-        let events = store.events(&summary.id)?;
-        let restored = restore(&record, &events);
-        if !restored.unreadable.is_empty() {
+    // One index per instrument version, not one per case.
+    let replays: HashMap<&str, Replay> = by_hash
+        .iter()
+        .map(|(hash, instrument)| (hash.as_str(), Replay::new(instrument)))
+        .collect();
+    let tz = TimeZone::system();
+    let ids: Vec<CaseId> = cases.iter().map(|c| c.id).collect();
+    let parts = ReadParts { notes: include_pii };
+    let (read, rebuilt) = std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<(usize, StoredAnswers)>(CHANNEL);
+        let worker = std::thread::Builder::new()
+            .name("export-walk".into())
+            .spawn_scoped(scope, || -> Result<(), ExportError> {
+                for (i, stored) in receive {
+                    let summary = &cases[i];
+                    let replay = replays
+                        .get(summary.instrument.hash.as_str())
+                        .expect("every case was matched to an instrument");
+                    microdata.case(replay, summary, &stored, layout, &tz)?;
+                }
+                Ok(())
+            });
+        let worker = match worker {
+            Ok(w) => w,
+            Err(source) => {
+                let io = ExportError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                };
+                return (Err(Stop::Export(io)), Ok(()));
+            }
+        };
+        let read = store.read_cases(&ids, parts, |i, stored| -> Result<(), Stop> {
+            let answers = std::mem::take(&mut stored.answers);
+            send.send((i, answers)).map_err(|_| Stop::Worker)?;
+            paradata.case(&cases[i], stored.events(), stored.notes(), &pii)?;
+            Ok(())
+        });
+        drop(send);
+        let rebuilt = match worker.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (read, rebuilt)
+    });
+    // A failed worker stops the reader; its error is the one to report.
+    rebuilt?;
+    match read {
+        Ok(()) => {}
+        Err(Stop::Export(e)) => return Err(e),
+        Err(Stop::Worker) => unreachable!("the worker stops early only with an error"),
+    }
+    let levels = microdata.finish()?;
+    let (events, notes) = paradata.finish()?;
+    Ok(Counts {
+        levels,
+        events,
+        notes,
+    })
+}
+
+/// Cases in flight between the reader and the worker.
+const CHANNEL: usize = 256;
+
+type StoredAnswers = Vec<(String, crate::store::StoredAnswer)>;
+
+/// Why the reader stopped.
+enum Stop {
+    Export(ExportError),
+    /// The worker is gone (it failed; its error is reported).
+    Worker,
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Stop {
+        Stop::Export(e.into())
+    }
+}
+
+impl From<ExportError> for Stop {
+    fn from(e: ExportError) -> Stop {
+        Stop::Export(e)
+    }
+}
+
+/// The files of the levels and their row counts.
+struct Microdata {
+    levels: Vec<CsvOut>,
+    rows: Vec<usize>,
+}
+
+impl Microdata {
+    fn create(layout: &Layout, dir: &Path) -> Result<Microdata, ExportError> {
+        let mut levels = Vec::new();
+        for level in &layout.levels {
+            let mut out = csv_file(dir, &level.file())?;
+            out.row(&level.columns)?;
+            levels.push(out);
+        }
+        Ok(Microdata {
+            levels,
+            rows: vec![0; layout.levels.len()],
+        })
+    }
+
+    /// Rebuilds one case through the engine and writes its rows.
+    fn case(
+        &mut self,
+        replay: &Replay,
+        summary: &CaseSummary,
+        stored: &StoredAnswers,
+        layout: &Layout,
+        tz: &TimeZone,
+    ) -> Result<(), ExportError> {
+        let (answers, unreadable) = engine_answers(stored.iter().map(|(p, a)| (p, a)));
+        if !unreadable.is_empty() {
             return Err(ExportError::Unreadable {
                 case: summary.id.to_string(),
-                paths: restored.unreadable.join(", "),
+                paths: unreadable.join(", "),
             });
         }
-        let engine = Interview::new(instrument, restored.today, restored.seed, restored.saved);
-        let rows = case_rows(&engine, summary, layout);
+        let walk = replay.walk(&answers, interview_date(summary.created_utc, tz));
+        let case = Case {
+            instrument: replay.instrument(),
+            walk: &walk,
+            answers: &answers,
+        };
+        self.rows(case_rows(&case, summary, layout))
+    }
+
+    fn rows(&mut self, rows: Vec<BTreeMap<Vec<i64>, Vec<String>>>) -> Result<(), ExportError> {
         for (level, level_rows) in rows.into_iter().enumerate() {
-            counts.levels[level] += level_rows.len();
+            self.rows[level] += level_rows.len();
             for cells in level_rows.into_values() {
-                files[level].row(&cells)?;
+                self.levels[level].row(&cells)?;
             }
         }
-        let id = summary.id.to_string();
-        for e in &events {
-            paradata.row(paradata_row(&id, e, &pii))?;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Vec<usize>, ExportError> {
+        for f in self.levels {
+            f.finish()?;
         }
-        counts.events += events.len();
-        durations.row(duration_row(&id, &events))?;
-        if let Some(n) = notes.as_mut() {
-            for note in &record.notes {
+        Ok(self.rows)
+    }
+}
+
+/// The paradata, durations and notes files, their row counts, and buffers
+/// for the number cells of a line.
+struct Paradata {
+    paradata: CsvOut,
+    durations: CsvOut,
+    notes: Option<CsvOut>,
+    events: usize,
+    notes_written: usize,
+    id: String,
+    seq: String,
+    ns: String,
+}
+
+impl Paradata {
+    fn create(dir: &Path, include_pii: bool) -> Result<Paradata, ExportError> {
+        let mut paradata = csv_file(dir, "paradata.csv")?;
+        paradata.row(PARADATA_COLUMNS)?;
+        let mut durations = csv_file(dir, "durations.csv")?;
+        durations.row(DURATION_COLUMNS)?;
+        let notes = if include_pii {
+            let mut n = csv_file(dir, "notes.csv")?;
+            n.row(NOTE_COLUMNS)?;
+            Some(n)
+        } else {
+            None
+        };
+        Ok(Paradata {
+            paradata,
+            durations,
+            notes,
+            events: 0,
+            notes_written: 0,
+            id: String::new(),
+            seq: String::new(),
+            ns: String::new(),
+        })
+    }
+
+    /// Writes one case's paradata, duration and notes.
+    fn case(
+        &mut self,
+        summary: &CaseSummary,
+        events: &[EventRow],
+        notes: &[NoteRow],
+        pii: &HashSet<&str>,
+    ) -> Result<(), ExportError> {
+        self.id.clear();
+        write!(self.id, "{}", summary.id).expect("writing to a String");
+        for e in events {
+            let cells = paradata_row(&self.id, e, pii, &mut self.seq, &mut self.ns);
+            self.paradata.row(cells)?;
+        }
+        self.events += events.len();
+        self.durations.row(duration_row(&self.id, events))?;
+        if let Some(n) = self.notes.as_mut() {
+            for note in notes {
+                self.seq.clear();
+                write!(self.seq, "{}", note.seq).expect("writing to a String");
                 n.row([
-                    id.clone(),
-                    note.seq.to_string(),
-                    note.path.clone().unwrap_or_default(),
-                    note.text.clone(),
-                    note.enumerator.clone(),
-                    note.utc.to_string(),
+                    self.id.as_str(),
+                    &self.seq,
+                    note.path.as_deref().unwrap_or_default(),
+                    &note.text,
+                    &note.enumerator,
+                    &note.utc,
                 ])?;
-                counts.notes += 1;
+                self.notes_written += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the files; the events and notes written.
+    fn finish(self) -> Result<(usize, usize), ExportError> {
+        self.paradata.finish()?;
+        self.durations.finish()?;
+        if let Some(n) = self.notes {
+            n.finish()?;
+        }
+        Ok((self.events, self.notes_written))
+    }
+}
+
+/// What the export reads of a case rebuilt through the engine: its
+/// instrument, its walk and its stored answers.
+pub struct Case<'a> {
+    pub instrument: &'a Instrument,
+    pub walk: &'a Walk,
+    pub answers: &'a BTreeMap<ItemPath, Answer>,
+}
+
+/// A case rebuilt through the engine, as the rows need it (a [`Case`];
+/// the tests also read an [`Interview`](crate::interview::Interview)).
+pub trait Rebuilt {
+    fn instrument(&self) -> &Instrument;
+    /// The answers relevant on the path, in path order (as
+    /// `Interview::relevant_answers`).
+    fn relevant(&self, each: &mut dyn FnMut(&ItemPath, &Answer));
+    /// The values of the relevant computed variables.
+    fn computed(&self, each: &mut dyn FnMut(&ItemPath, &Value));
+    /// Row keys of a relevant roster instance (as `Interview::roster_rows`).
+    fn roster_rows(&self, outer: &[RowKey], roster: &str) -> Vec<i64>;
+}
+
+impl Rebuilt for Case<'_> {
+    fn instrument(&self) -> &Instrument {
+        self.instrument
+    }
+
+    fn relevant(&self, each: &mut dyn FnMut(&ItemPath, &Answer)) {
+        for (path, answer) in self.answers {
+            if self.walk.relevant.contains(path) {
+                each(path, answer);
             }
         }
     }
-    for f in files {
-        f.finish()?;
+
+    fn computed(&self, each: &mut dyn FnMut(&ItemPath, &Value)) {
+        for (path, value) in &self.walk.computed {
+            each(path, value);
+        }
     }
-    paradata.finish()?;
-    durations.finish()?;
-    if let Some(n) = notes {
-        n.finish()?;
+
+    fn roster_rows(&self, outer: &[RowKey], roster: &str) -> Vec<i64> {
+        self.walk
+            .rows
+            .get(&(outer.to_vec(), roster.to_string()))
+            .cloned()
+            .unwrap_or_default()
     }
-    Ok(counts)
 }
 
 /// The rows of one case, per level, keyed by their roster row keys.
 pub fn case_rows(
-    engine: &Interview,
+    case: &dyn Rebuilt,
     summary: &CaseSummary,
     layout: &Layout,
 ) -> Vec<BTreeMap<Vec<i64>, Vec<String>>> {
@@ -161,16 +383,16 @@ pub fn case_rows(
     rows[0].insert(Vec::new(), main);
     // Every relevant roster row, even one without answers.
     let mut outer = Vec::new();
-    for section in &engine.instrument().sections {
-        roster_rows(engine, &section.nodes, &mut outer, layout, &id, &mut rows);
+    for section in &case.instrument().sections {
+        roster_rows(case, &section.nodes, &mut outer, layout, &id, &mut rows);
     }
-    for (path, answer) in engine.relevant_answers() {
+    case.relevant(&mut |path, answer| {
         let Some(var) = layout.variable(&path.item) else {
-            continue; // a note, or an item left out as personal data
+            return; // a note, or an item left out as personal data
         };
         let keys: Vec<i64> = path.rows.iter().map(|r| r.key).collect();
         let cells = row_for(&mut rows, layout, var.level, &id, &keys);
-        match (&answer, var.var_type) {
+        match (answer, var.var_type) {
             (Answer::Codes(codes), VarType::MultipleChoice) => {
                 for (i, label) in var.labels.iter().enumerate() {
                     cells[var.column + i] = if codes.contains(&label.code) {
@@ -182,7 +404,7 @@ pub fn case_rows(
                 }
             }
             (Answer::DontKnow | Answer::Refused, _) => {
-                let code = if answer == Answer::DontKnow {
+                let code = if *answer == Answer::DontKnow {
                     var.dont_know
                 } else {
                     var.refused
@@ -190,7 +412,7 @@ pub fn case_rows(
                 // An instrument forbidding DK/RF never stores one; should an
                 // old version have allowed it, the instrument's code is used.
                 let code = code
-                    .unwrap_or_else(|| special_code(engine.instrument(), &answer))
+                    .unwrap_or_else(|| special_code(case.instrument(), answer))
                     .to_string();
                 let width = var.columns().len();
                 for c in &mut cells[var.column..var.column + width] {
@@ -199,15 +421,15 @@ pub fn case_rows(
             }
             (a, _) => cells[var.column] = answer_cell(a),
         }
-    }
-    for (path, value) in engine.computed() {
+    });
+    case.computed(&mut |path, value| {
         let Some(var) = layout.variable(&path.item) else {
-            continue;
+            return;
         };
         let keys: Vec<i64> = path.rows.iter().map(|r| r.key).collect();
         let cells = row_for(&mut rows, layout, var.level, &id, &keys);
-        cells[var.column] = value_cell(&value);
-    }
+        cells[var.column] = value_cell(value);
+    });
     rows
 }
 
@@ -237,7 +459,7 @@ fn row_for<'r>(
 }
 
 fn roster_rows(
-    engine: &Interview,
+    case: &dyn Rebuilt,
     nodes: &[Node],
     outer: &mut Vec<RowKey>,
     layout: &Layout,
@@ -251,14 +473,14 @@ fn roster_rows(
         let Some(level) = layout.level_of(&roster.id) else {
             continue;
         };
-        for key in engine.roster_rows(outer, &roster.id) {
+        for key in case.roster_rows(outer, &roster.id) {
             outer.push(RowKey {
                 roster: roster.id.clone(),
                 key,
             });
             let keys: Vec<i64> = outer.iter().map(|r| r.key).collect();
             row_for(rows, layout, level, id, &keys);
-            roster_rows(engine, &roster.nodes, outer, layout, id, rows);
+            roster_rows(case, &roster.nodes, outer, layout, id, rows);
             outer.pop();
         }
     }
@@ -293,47 +515,61 @@ fn value_cell(value: &Value) -> String {
     }
 }
 
-fn paradata_row(id: &str, e: &EventRecord, pii: &HashSet<&str>) -> [String; 11] {
+/// The cells of one line of `paradata.csv`; `seq` and `ns` are buffers for
+/// the numbers.
+fn paradata_row<'e>(
+    id: &'e str,
+    e: &'e EventRow,
+    pii: &HashSet<&str>,
+    seq: &'e mut String,
+    ns: &'e mut String,
+) -> [&'e str; 11] {
     let item = e
         .path
         .as_deref()
         .and_then(|p| p.rsplit('.').next())
         .unwrap_or("");
-    let private = pii.contains(item);
-    let value = |v: &Option<crate::store::StoredAnswer>| match v {
-        Some(_) if private => String::new(),
-        Some(v) => v.encode(),
-        None => String::new(),
+    let private = !pii.is_empty() && pii.contains(item);
+    let value = |v: &'e Option<String>| -> &'e str {
+        match v {
+            Some(v) if !private => v,
+            _ => "",
+        }
     };
-    let detail = match (&e.detail, e.kind) {
-        (None, _) => String::new(),
-        (Some(_), _) if private => String::new(),
+    let kind = e.kind.expect("the store fills every event row");
+    let detail = match (&e.detail, kind) {
+        (None, _) => "",
+        (Some(_), _) if private => "",
         // A confirmed warning's rendered message may carry fills such as a
         // name: keep only which checks were confirmed.
         (Some(d), EventKind::SoftCheckConfirmed) if !pii.is_empty() => {
-            d.split(':').next().unwrap_or("").to_string()
+            d.split(':').next().unwrap_or("")
         }
-        (Some(d), _) => d.clone(),
+        (Some(d), _) => d.as_str(),
     };
+    seq.clear();
+    write!(seq, "{}", e.seq).expect("writing to a String");
+    ns.clear();
+    write!(ns, "{}", e.monotonic_ns).expect("writing to a String");
     [
-        id.to_string(),
-        e.seq.to_string(),
-        e.kind.as_str().to_string(),
-        e.path.clone().unwrap_or_default(),
-        item.to_string(),
+        id,
+        seq,
+        kind.as_str(),
+        e.path.as_deref().unwrap_or_default(),
+        item,
         value(&e.old),
         value(&e.new),
         detail,
-        e.at.utc.to_string(),
-        e.at.monotonic_ns.to_string(),
-        e.enumerator.clone(),
+        &e.utc,
+        ns,
+        &e.enumerator,
     ]
 }
 
 /// Wall-clock span of the events, and active time: the sum over sessions of
 /// the monotonic span, a session ending where the monotonic clock goes back
 /// (another process) or the enumerator changes, or at a pause event.
-fn duration_row(id: &str, events: &[EventRecord]) -> [String; 7] {
+fn duration_row(id: &str, events: &[EventRow]) -> [String; 7] {
     let (Some(first), Some(last)) = (events.first(), events.last()) else {
         return [
             id.to_string(),
@@ -345,24 +581,26 @@ fn duration_row(id: &str, events: &[EventRecord]) -> [String; 7] {
             "0".into(),
         ];
     };
-    let elapsed = last.at.utc.duration_since(first.at.utc).as_secs_f64();
+    let time =
+        |e: &EventRow| -> Timestamp { e.utc.parse().expect("the store checked every event time") };
+    let elapsed = time(last).duration_since(time(first)).as_secs_f64();
     let mut active: u128 = 0;
     let mut sessions = 1;
     for pair in events.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
-        let same = b.at.monotonic_ns >= a.at.monotonic_ns
+        let same = b.monotonic_ns >= a.monotonic_ns
             && a.enumerator == b.enumerator
-            && a.kind != EventKind::Pause;
+            && a.kind != Some(EventKind::Pause);
         if same {
-            active += u128::from(b.at.monotonic_ns - a.at.monotonic_ns);
+            active += u128::from(b.monotonic_ns - a.monotonic_ns);
         } else {
             sessions += 1;
         }
     }
     [
         id.to_string(),
-        first.at.utc.to_string(),
-        last.at.utc.to_string(),
+        first.utc.clone(),
+        last.utc.clone(),
         decimal(elapsed),
         decimal(active as f64 / 1e9),
         sessions.to_string(),
@@ -373,20 +611,321 @@ fn duration_row(id: &str, events: &[EventRecord]) -> [String; 7] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::EventTime;
+    use crate::interview::Interview;
+    use crate::store::session::{CaseSession, case_seed, restore};
+    use crate::store::{Change, EventRecord, StoredAnswer};
 
-    fn event(seq: i64, kind: EventKind, ns: u64, path: Option<&str>) -> EventRecord {
-        EventRecord {
+    impl Rebuilt for Interview<'_> {
+        fn instrument(&self) -> &Instrument {
+            Interview::instrument(self)
+        }
+
+        fn relevant(&self, each: &mut dyn FnMut(&ItemPath, &Answer)) {
+            for (path, answer) in self.relevant_answers() {
+                each(&path, &answer);
+            }
+        }
+
+        fn computed(&self, each: &mut dyn FnMut(&ItemPath, &Value)) {
+            for (path, value) in Interview::computed(self) {
+                each(&path, &value);
+            }
+        }
+
+        fn roster_rows(&self, outer: &[RowKey], roster: &str) -> Vec<i64> {
+            Interview::roster_rows(self, outer, roster)
+        }
+    }
+
+    /// The data files as the export wrote them before the bulk reader: each
+    /// case read with `Store::case` and `Store::events`, restored and
+    /// rebuilt by `Interview::new`, every time and value parsed and printed.
+    fn write_per_case(
+        store: &Store,
+        cases: &[CaseSummary],
+        by_hash: &HashMap<String, &Instrument>,
+        layout: &Layout,
+        dir: &Path,
+        include_pii: bool,
+    ) -> Counts {
+        let mut microdata = Microdata::create(layout, dir).expect("files");
+        let mut paradata = Paradata::create(dir, include_pii).expect("files");
+        let pii: HashSet<&str> = layout.left_out.iter().map(String::as_str).collect();
+        for summary in cases {
+            let instrument = by_hash[&summary.instrument.hash];
+            let record = store.case(&summary.id).expect("case");
+            let events = store.events(&summary.id).expect("events");
+            let restored = restore(&record, &events);
+            assert!(restored.unreadable.is_empty());
+            let engine = Interview::new(instrument, restored.today, restored.seed, restored.saved);
+            microdata
+                .rows(case_rows(&engine, summary, layout))
+                .expect("rows");
+            let id = summary.id.to_string();
+            for e in &events {
+                paradata
+                    .paradata
+                    .row(old_paradata_row(&id, e, &pii))
+                    .expect("row");
+            }
+            paradata.events += events.len();
+            paradata
+                .durations
+                .row(old_duration_row(&id, &events))
+                .expect("row");
+            if let Some(n) = paradata.notes.as_mut() {
+                for note in &record.notes {
+                    n.row([
+                        id.clone(),
+                        note.seq.to_string(),
+                        note.path.clone().unwrap_or_default(),
+                        note.text.clone(),
+                        note.enumerator.clone(),
+                        note.utc.to_string(),
+                    ])
+                    .expect("row");
+                    paradata.notes_written += 1;
+                }
+            }
+        }
+        let levels = microdata.finish().expect("finish");
+        let (events, notes) = paradata.finish().expect("finish");
+        Counts {
+            levels,
+            events,
+            notes,
+        }
+    }
+
+    fn old_paradata_row(id: &str, e: &EventRecord, pii: &HashSet<&str>) -> [String; 11] {
+        let item = e
+            .path
+            .as_deref()
+            .and_then(|p| p.rsplit('.').next())
+            .unwrap_or("");
+        let private = pii.contains(item);
+        let value = |v: &Option<StoredAnswer>| match v {
+            Some(_) if private => String::new(),
+            Some(v) => v.encode(),
+            None => String::new(),
+        };
+        let detail = match (&e.detail, e.kind) {
+            (None, _) => String::new(),
+            (Some(_), _) if private => String::new(),
+            (Some(d), EventKind::SoftCheckConfirmed) if !pii.is_empty() => {
+                d.split(':').next().unwrap_or("").to_string()
+            }
+            (Some(d), _) => d.clone(),
+        };
+        [
+            id.to_string(),
+            e.seq.to_string(),
+            e.kind.as_str().to_string(),
+            e.path.clone().unwrap_or_default(),
+            item.to_string(),
+            value(&e.old),
+            value(&e.new),
+            detail,
+            e.at.utc.to_string(),
+            e.at.monotonic_ns.to_string(),
+            e.enumerator.clone(),
+        ]
+    }
+
+    fn old_duration_row(id: &str, events: &[EventRecord]) -> [String; 7] {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return [
+                id.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                "0".into(),
+                "0".into(),
+            ];
+        };
+        let elapsed = last.at.utc.duration_since(first.at.utc).as_secs_f64();
+        let mut active: u128 = 0;
+        let mut sessions = 1;
+        for pair in events.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if b.at.monotonic_ns >= a.at.monotonic_ns
+                && a.enumerator == b.enumerator
+                && a.kind != EventKind::Pause
+            {
+                active += u128::from(b.at.monotonic_ns - a.at.monotonic_ns);
+            } else {
+                sessions += 1;
+            }
+        }
+        [
+            id.to_string(),
+            first.at.utc.to_string(),
+            last.at.utc.to_string(),
+            decimal(elapsed),
+            decimal(active as f64 / 1e9),
+            sessions.to_string(),
+            events.len().to_string(),
+        ]
+    }
+
+    fn root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// The example instrument, and a version 1.1 of it with one more item.
+    fn two_versions(dir: &Path) -> (Instrument, Instrument) {
+        let example = root().join("instruments/example.yaml");
+        let text = std::fs::read_to_string(&example).expect("example");
+        let v11 = text.replacen("version: \"1.0\"", "version: \"1.1\"", 1).replacen(
+            "      - id: hh_size\n",
+            "      - id: hh_phone\n        type: yesno\n        when: consent == 1\n        text:\n          en: A telephone?\n          fr: Un téléphone ?\n      - id: hh_size\n",
+            1,
+        );
+        let modules = dir.join("modules");
+        std::fs::create_dir_all(&modules).expect("mkdir");
+        std::fs::copy(
+            root().join("instruments/modules/officials.yaml"),
+            modules.join("officials.yaml"),
+        )
+        .expect("module");
+        std::fs::write(dir.join("example.yaml"), v11).expect("write");
+        let load = |p: &Path| crate::instrument::validate(p).instrument.expect("loads");
+        (load(&example), load(&dir.join("example.yaml")))
+    }
+
+    fn interview(store: &mut Store, instrument: &Instrument, answers: &str) -> CaseId {
+        let script = crate::interview::script::Script::parse(instrument, answers).expect("script");
+        let mut session = CaseSession {
+            store,
+            instrument,
+            enumerator: "e7".into(),
+        };
+        let id = session.create().expect("case");
+        let today = jiff::civil::date(2026, 6, 15);
+        let mut engine = Interview::new(instrument, today, case_seed(&id), Default::default());
+        crate::interview::script::drive(
+            &mut engine,
+            &script,
+            &mut |_, update| session.commit(&id, update).map_err(|_| ()),
+            &mut |_, _| {},
+        )
+        .expect("runs");
+        id
+    }
+
+    /// Cases of two versions, complete, with don't know and refused, refused
+    /// at the door, in progress with an answer that became irrelevant, with
+    /// notes and confirmed warnings: the bulk reader and the shared index
+    /// give the very bytes of the per-case path, with and without personal
+    /// data.
+    #[test]
+    fn the_bulk_path_writes_the_files_of_the_per_case_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (v10, v11) = two_versions(&dir.path().join("v11"));
+        let db = dir.path().join("cases.db");
+        let mut store = Store::open(&db, Some("k")).expect("store");
+        let complete =
+            std::fs::read_to_string(root().join("tests/fixtures/answers/example-complete.yaml"))
+                .expect("answers");
+        let dk_rf = "consent: 1\nhh_size: 1\nmembers:\n  - {name: Zoe, sex: rf, birth_date: 1990-01-01}\nvehicles: dk\nofficial_types:\n  - {contact: 2}\n  - {contact: rf}\n  - {contact: 2}\nharassed: rf\n";
+        let a = interview(&mut store, &v10, &complete);
+        interview(&mut store, &v10, dk_rf);
+        interview(&mut store, &v10, "consent: 2\n");
+        interview(
+            &mut store,
+            &v11,
+            &complete.replacen("hh_size: 2", "hh_phone: 1\nhh_size: 2", 1),
+        );
+        store
+            .add_note(
+                &a,
+                Some("members[1].name"),
+                "spelled \"Ana\", not Anna",
+                "e8",
+                crate::store::session::now(),
+            )
+            .expect("note");
+        store
+            .add_note(
+                &a,
+                None,
+                "dog, bell broken",
+                "e7",
+                crate::store::session::now(),
+            )
+            .expect("note");
+        // In progress: hh_size answered, then consent changed to no.
+        let mut session = CaseSession {
+            store: &mut store,
+            instrument: &v11,
+            enumerator: "e9".into(),
+        };
+        let open = session.create().expect("case");
+        for (path, value) in [
+            ("consent", StoredAnswer::Int(1)),
+            ("hh_size", StoredAnswer::Int(3)),
+            ("members[1].sex", StoredAnswer::Int(2)),
+            ("consent", StoredAnswer::Int(2)),
+        ] {
+            store
+                .record(
+                    &open,
+                    &Change::answer(path, value, "e9", crate::store::session::now()),
+                )
+                .expect("answer");
+        }
+        drop(store);
+        let store = Store::open_read_only(&db, Some("k")).expect("store");
+        let cases = store.cases().expect("cases");
+        assert_eq!(cases.len(), 5);
+        let instruments = [v10, v11];
+        let (used, by_hash) = super::super::match_instruments(&cases, &instruments).expect("match");
+        for pii in [false, true] {
+            let layout = Layout::build(&used, pii).expect("layout");
+            let (fast, slow) = (
+                dir.path().join(format!("fast{pii}")),
+                dir.path().join(format!("slow{pii}")),
+            );
+            std::fs::create_dir(&fast).expect("mkdir");
+            std::fs::create_dir(&slow).expect("mkdir");
+            let got = write(&store, &cases, &by_hash, &layout, &fast, pii).expect("bulk");
+            let want = write_per_case(&store, &cases, &by_hash, &layout, &slow, pii);
+            assert_eq!(
+                (got.levels, got.events, got.notes),
+                (want.levels, want.events, want.notes)
+            );
+            let mut names: Vec<_> = std::fs::read_dir(&slow)
+                .expect("ls")
+                .map(|e| e.expect("entry").file_name())
+                .collect();
+            names.sort();
+            assert_eq!(names.len(), layout.levels.len() + 2 + usize::from(pii));
+            for name in names {
+                let want = std::fs::read(slow.join(&name)).expect("read");
+                let got = std::fs::read(fast.join(&name)).expect("read");
+                assert!(want.len() > 40, "{name:?} has rows");
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want),
+                    "{name:?}"
+                );
+            }
+        }
+    }
+
+    fn event(seq: i64, kind: EventKind, ns: u64, path: Option<&str>) -> EventRow {
+        EventRow {
             seq,
-            kind,
+            kind: Some(kind),
             path: path.map(str::to_string),
             old: None,
-            new: Some(crate::store::StoredAnswer::Text("Ana".into())),
+            new: Some("text:Ana".into()),
             detail: None,
-            at: EventTime {
-                utc: jiff::Timestamp::from_second(1_700_000_000 + seq).expect("time"),
-                monotonic_ns: ns,
-            },
+            utc: Timestamp::from_second(1_700_000_000 + seq)
+                .expect("time")
+                .to_string(),
+            monotonic_ns: ns,
             enumerator: "e1".into(),
         }
     }
@@ -409,14 +948,14 @@ mod tests {
     #[test]
     fn paradata_hides_the_values_of_personal_items() {
         let pii: HashSet<&str> = ["name"].into_iter().collect();
-        let row = paradata_row(
-            "c",
-            &event(1, EventKind::Answer, 1, Some("members[1].name")),
-            &pii,
-        );
+        let (mut seq, mut ns) = (String::new(), String::new());
+        let private = event(1, EventKind::Answer, 1, Some("members[1].name"));
+        let row = paradata_row("c", &private, &pii, &mut seq, &mut ns);
         assert_eq!(row[4], "name");
         assert_eq!(row[6], "");
-        let open = paradata_row("c", &event(1, EventKind::Answer, 1, Some("city")), &pii);
+        let (mut seq, mut ns) = (String::new(), String::new());
+        let city = event(1, EventKind::Answer, 1, Some("city"));
+        let open = paradata_row("c", &city, &pii, &mut seq, &mut ns);
         assert_eq!(open[6], "text:Ana");
     }
 

@@ -197,6 +197,23 @@ impl Walker<'_, '_> {
         {
             self.fail("a resumed interview differs from the live one".into());
         }
+        // The export's replay (one index for all cases) walks the same way.
+        let replay = crate::interview::walk::Replay::new(self.interview.instrument());
+        let walk = replay.walk(resumed.answers(), resumed.today());
+        let mut computed: Vec<_> = walk.computed.clone().into_iter().collect();
+        computed.sort_by(|a, b| a.0.cmp(&b.0));
+        let relevant: Vec<_> = resumed
+            .answers()
+            .iter()
+            .filter(|(p, _)| walk.relevant.contains(*p))
+            .map(|(p, a)| (p.clone(), a.clone()))
+            .collect();
+        if walk.path != resumed.path()
+            || computed != resumed.computed()
+            || relevant != resumed.relevant_answers()
+        {
+            self.fail("the export's replay differs from the resumed interview".into());
+        }
         self.interview = resumed;
     }
 

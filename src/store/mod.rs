@@ -40,6 +40,9 @@ mod schema;
 pub mod session;
 mod types;
 
+// Reading many cases at once, for export.
+mod bulk;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -51,6 +54,7 @@ use jiff::Timestamp;
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+pub use bulk::{CaseRows, EventRow, NoteRow, ReadParts};
 pub use error::StoreError;
 pub use merge::{Conflict, MergeReport, merge};
 pub use schema::SCHEMA_VERSION;

@@ -191,16 +191,7 @@ pub struct Restored {
 
 /// The engine state of a stored case.
 pub fn restore(record: &CaseRecord, events: &[crate::store::EventRecord]) -> Restored {
-    let mut answers = BTreeMap::new();
-    let mut unreadable = Vec::new();
-    for (path, answer) in &record.answers {
-        match ItemPath::parse(path) {
-            Some(p) => {
-                answers.insert(p, from_stored(answer));
-            }
-            None => unreadable.push(path.clone()),
-        }
-    }
+    let (answers, unreadable) = engine_answers(&record.answers);
     let mut confirmed = BTreeSet::new();
     for e in events
         .iter()
@@ -227,9 +218,34 @@ pub fn restore(record: &CaseRecord, events: &[crate::store::EventRecord]) -> Res
             completed: summary.status == CaseStatus::Completed,
         },
         seed: case_seed(&summary.id),
-        today: TimeZone::system().to_datetime(summary.created_utc).date(),
+        today: interview_date(summary.created_utc, &TimeZone::system()),
         unreadable,
     }
+}
+
+/// The engine's answers of a case's stored answers, and the stored paths
+/// that do not parse (never expected; reported, not dropped).
+pub fn engine_answers<'a, I>(stored: I) -> (BTreeMap<ItemPath, Answer>, Vec<String>)
+where
+    I: IntoIterator<Item = (&'a String, &'a StoredAnswer)>,
+{
+    let mut answers = BTreeMap::new();
+    let mut unreadable = Vec::new();
+    for (path, answer) in stored {
+        match ItemPath::parse(path) {
+            Some(p) => {
+                answers.insert(p, from_stored(answer));
+            }
+            None => unreadable.push(path.clone()),
+        }
+    }
+    (answers, unreadable)
+}
+
+/// The interview date of a case: the day it was created, in `tz` (the
+/// device's zone).
+pub fn interview_date(created_utc: Timestamp, tz: &TimeZone) -> Date {
+    tz.to_datetime(created_utc).date()
 }
 
 /// The seed of a case's random selections: from its uuid, so it is fixed
