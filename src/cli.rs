@@ -54,6 +54,22 @@ pub struct SimulateArgs {
     /// Output folder (survey) or CSV file (study).
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub survey: SurveySize,
+    /// Run the coverage study with this many independent samples.
+    #[arg(long, value_name = "SAMPLES")]
+    pub study: Option<usize>,
+    /// Bootstrap replicates per sample in the study.
+    #[arg(long, default_value_t = 200)]
+    pub bootstrap_replicates: usize,
+    /// Replace OUT when it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The synthetic country and its sample, shared by `simulate` and `demo`.
+#[derive(Debug, Args)]
+pub struct SurveySize {
     /// Seed of the country, the sample and the interviews.
     #[arg(long, default_value_t = 20_261_126)]
     pub seed: u64,
@@ -66,15 +82,6 @@ pub struct SimulateArgs {
     /// Households drawn per area.
     #[arg(long, default_value_t = 10)]
     pub households_per_area: usize,
-    /// Run the coverage study with this many independent samples.
-    #[arg(long, value_name = "SAMPLES")]
-    pub study: Option<usize>,
-    /// Bootstrap replicates per sample in the study.
-    #[arg(long, default_value_t = 200)]
-    pub bootstrap_replicates: usize,
-    /// Replace OUT when it exists.
-    #[arg(long)]
-    pub force: bool,
 }
 
 /// The whole chain on the demo country, with an HTML report.
@@ -83,18 +90,8 @@ pub struct DemoArgs {
     /// Output folder (store, export, weights, estimates, report.html).
     #[arg(long, value_name = "DIR", default_value = "vicor-demo")]
     pub out: PathBuf,
-    /// Seed of the country, the sample and the interviews.
-    #[arg(long, default_value_t = 20_261_126)]
-    pub seed: u64,
-    /// Enumeration areas in the country.
-    #[arg(long, default_value_t = 2_400)]
-    pub areas: usize,
-    /// Areas drawn per stratum (20 strata).
-    #[arg(long, default_value_t = 4)]
-    pub areas_per_stratum: usize,
-    /// Households drawn per area.
-    #[arg(long, default_value_t = 10)]
-    pub households_per_area: usize,
+    #[command(flatten)]
+    pub survey: SurveySize,
     /// Weighting plan instead of the bundled weights/demo.yaml; its target
     /// files are made from the census, by file name (sdg_sex.csv,
     /// sdg_age_group.csv, stratum.csv).

@@ -1048,18 +1048,25 @@ fn bundled_text(relative: &str) -> Result<String, Failure> {
     read_text(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative))
 }
 
-fn simulate(args: cli::SimulateArgs) -> Outcome {
-    use vicor::simulate::{self, CountrySize, SampleSize, Settings};
-    let sample = SampleSize {
-        areas_per_stratum: args.areas_per_stratum,
-        households_per_area: args.households_per_area,
+/// The country and sample sizes of `simulate` and `demo`, checked.
+fn survey_size(
+    size: &cli::SurveySize,
+) -> Result<(vicor::simulate::CountrySize, vicor::simulate::SampleSize), Failure> {
+    let sample = vicor::simulate::SampleSize {
+        areas_per_stratum: size.areas_per_stratum,
+        households_per_area: size.households_per_area,
     };
-    if args.areas < 100 || sample.areas_per_stratum < 2 || sample.households_per_area < 1 {
+    if size.areas < 100 || sample.areas_per_stratum < 2 || sample.households_per_area < 1 {
         return Err(Failure::user(miette::miette!(
             "the country needs at least 100 areas, and the sample 2 areas per stratum and 1 household per area"
         )));
     }
-    let country = CountrySize { areas: args.areas };
+    Ok((vicor::simulate::CountrySize { areas: size.areas }, sample))
+}
+
+fn simulate(args: cli::SimulateArgs) -> Outcome {
+    use vicor::simulate::{self, Settings};
+    let (country, sample) = survey_size(&args.survey)?;
     if let Some(samples) = args.study {
         if args.out.exists() && !args.force {
             return Err(Failure::user(miette::miette!(
@@ -1070,7 +1077,7 @@ fn simulate(args: cli::SimulateArgs) -> Outcome {
         let plan = vicor::weighting::plan::Plan::from_yaml(&bundled_text("weights/demo.yaml")?)
             .map_err(|e| Failure::user(miette::miette!("weights/demo.yaml: {e}")))?;
         let settings = simulate::study::StudySettings {
-            seed: args.seed,
+            seed: args.survey.seed,
             country,
             sample,
             samples: samples.max(2),
@@ -1138,7 +1145,7 @@ fn simulate(args: cli::SimulateArgs) -> Outcome {
     })?;
     let instrument = victimization()?;
     let settings = Settings {
-        seed: args.seed,
+        seed: args.survey.seed,
         country,
         sample,
         ..Settings::default()
@@ -1162,7 +1169,7 @@ fn simulate(args: cli::SimulateArgs) -> Outcome {
         survey.country.areas.len(),
         survey.country.households.len(),
         survey.country.adults().count(),
-        args.seed
+        args.survey.seed
     );
     println!(
         "sample: {} households; {} interviewed into {} in {:.1} s",
@@ -1187,18 +1194,11 @@ fn demo(args: cli::DemoArgs) -> Outcome {
     use vicor::simulate::{Settings, demo};
     let start = std::time::Instant::now();
     let instrument = victimization()?;
-    if args.areas < 100 {
-        return Err(Failure::user(miette::miette!(
-            "the country needs at least 100 areas"
-        )));
-    }
+    let (country, sample) = survey_size(&args.survey)?;
     let settings = Settings {
-        seed: args.seed,
-        country: vicor::simulate::CountrySize { areas: args.areas },
-        sample: vicor::simulate::SampleSize {
-            areas_per_stratum: args.areas_per_stratum.max(2),
-            households_per_area: args.households_per_area.max(1),
-        },
+        seed: args.survey.seed,
+        country,
+        sample,
         ..Settings::default()
     };
     let plan = match &args.plan {
