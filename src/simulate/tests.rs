@@ -199,3 +199,15 @@ fn the_demo_plan_calibrates_a_sample_to_the_census() {
     let areas: std::collections::BTreeSet<usize> = sample.iter().map(|s| s.area).collect();
     assert_eq!(run.replicates.len(), areas.len());
 }
+
+#[test]
+fn the_record_lists_its_variables_in_the_declared_order() {
+    // population_frame and sample_frame zip record() with RECORD_NAMES.
+    let country = Country::generate(CountrySize { areas: 200 }, 1);
+    let adult = country.adults().next().expect("an adult");
+    let names: Vec<&str> = respondent::record(&country, adult)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, respondent::RECORD_NAMES);
+}
