@@ -83,8 +83,8 @@ pub fn draw(country: &Country, size: SampleSize, seed: u64) -> Vec<Sampled> {
             let m = country.areas[a].households as f64;
             let upper = cumulative + m;
             while k < n && start + k as f64 * step < upper {
-                // An area larger than the step could be hit twice; the
-                // country's areas never are (checked by a test).
+                // An area larger than the step could be hit twice; `check`
+                // refuses strata where one is (n M_i >= M_h).
                 k += 1;
                 let p_area = (n as f64 * m / total as f64).min(1.0);
                 sample_households(country, a, &label, p_area, size, &mut rng, &mut out);
