@@ -211,3 +211,20 @@ fn the_record_lists_its_variables_in_the_declared_order() {
         .collect();
     assert_eq!(names, respondent::RECORD_NAMES);
 }
+
+#[test]
+fn the_shipped_demo_targets_are_the_default_countrys_census() {
+    // weights/targets/demo/ lets `vicor weight --plan weights/demo.yaml`
+    // run on the default demo's analysis.csv; it must be that census.
+    let country = Country::generate(CountrySize::default(), Settings::default().seed);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/targets/demo");
+    for (name, table) in census(&country) {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.csv")))
+            .unwrap_or_else(|e| panic!("{name}.csv: {e}"));
+        let mut expected = format!("{name},total\n");
+        for (k, v) in &table {
+            expected.push_str(&format!("{k},{v}\n"));
+        }
+        assert_eq!(text, expected, "{name}.csv: regenerate with `vicor simulate`");
+    }
+}
