@@ -225,6 +225,9 @@ fn the_shipped_demo_targets_are_the_default_countrys_census() {
         for (k, v) in &table {
             expected.push_str(&format!("{k},{v}\n"));
         }
-        assert_eq!(text, expected, "{name}.csv: regenerate with `vicor simulate`");
+        assert_eq!(
+            text, expected,
+            "{name}.csv: regenerate with `vicor simulate`"
+        );
     }
 }
