@@ -1068,6 +1068,11 @@ fn simulate(args: cli::SimulateArgs) -> Outcome {
     use vicor::simulate::{self, Settings};
     let (country, sample) = survey_size(&args.survey)?;
     if let Some(samples) = args.study {
+        if samples < 2 || args.bootstrap_replicates < 2 {
+            return Err(Failure::user(miette::miette!(
+                "the study needs at least 2 samples and 2 bootstrap replicates (an SD and a variance need two)"
+            )));
+        }
         if args.out.exists() && !args.force {
             return Err(Failure::user(miette::miette!(
                 "{} exists: choose another --out or add --force",
@@ -1080,8 +1085,8 @@ fn simulate(args: cli::SimulateArgs) -> Outcome {
             seed: args.survey.seed,
             country,
             sample,
-            samples: samples.max(2),
-            bootstrap_replicates: args.bootstrap_replicates.max(2),
+            samples,
+            bootstrap_replicates: args.bootstrap_replicates,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let start = std::time::Instant::now();
@@ -1201,14 +1206,15 @@ fn demo(args: cli::DemoArgs) -> Outcome {
         sample,
         ..Settings::default()
     };
-    let plan = match &args.plan {
-        Some(path) => read_text(path)?,
-        None => bundled_text("weights/demo.yaml")?,
-    };
+    let plan_path = args.plan.clone().unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/demo.yaml")
+    });
+    let plan = read_text(&plan_path)?;
     let spec = bundled_text("instruments/indicators/sdg.yaml")?;
     let result = demo::run(
         &settings,
         &instrument,
+        &plan_path,
         &plan,
         &spec,
         &args.out,

@@ -247,3 +247,26 @@ fn a_small_coverage_study_reports_every_indicator_and_method() {
     }
     assert_eq!(seen, 9 * 3, "9 indicators × 3 methods");
 }
+
+#[test]
+fn bad_settings_are_refused_before_anything_is_written() {
+    let dir = Dir::new();
+    let plan = dir.write("broken.yaml", "base: [\n");
+    let out = dir.join("demo");
+    let r = run(vicor()
+        .arg("demo")
+        .arg("--out")
+        .arg(&out)
+        .arg("--plan")
+        .arg(&plan));
+    r.assert_code(1);
+    assert!(r.stderr.contains("broken.yaml"), "{}", r.stderr);
+    assert!(!out.exists(), "a failed demo leaves no folder");
+    let r = run(vicor()
+        .arg("simulate")
+        .args(["--study", "1", "--out"])
+        .arg(dir.join("study.csv")));
+    r.assert_code(1);
+    assert!(r.stderr.contains("at least 2 samples"), "{}", r.stderr);
+    assert!(!dir.join("study.csv").exists());
+}

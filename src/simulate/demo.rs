@@ -105,12 +105,14 @@ fn prepare(out: &Path) -> Result<(), DemoError> {
     .map_err(|e| file_error(out)(&e))
 }
 
-/// Runs the demo into `out`. `plan_text` is `weights/demo.yaml`, `spec_text`
-/// the SDG spec (`instruments/indicators/sdg.yaml`); `log` receives one line
-/// per step.
+/// Runs the demo into `out`. `plan_text` is the weighting plan read from
+/// `plan_path` (named in errors), `spec_text` the SDG spec
+/// (`instruments/indicators/sdg.yaml`); `log` receives one line per step.
+/// Both are checked before `out` is touched.
 pub fn run(
     settings: &Settings,
     instrument: &Instrument,
+    plan_path: &Path,
     plan_text: &str,
     spec_text: &str,
     out: &Path,
@@ -123,12 +125,11 @@ pub fn run(
         timings.push((name, (now - clock).as_secs_f64()));
         clock = now;
     };
-    prepare(out)?;
-    let plan =
-        Plan::from_yaml(plan_text).map_err(|e| file_error(Path::new("weights/demo.yaml"))(&e))?;
+    let plan = Plan::from_yaml(plan_text).map_err(|e| file_error(plan_path)(&e))?;
     let spec: Spec = serde_saphyr::from_str(spec_text)
         .map_err(|e| file_error(Path::new("instruments/indicators/sdg.yaml"))(&e))?;
     let headline: Spec = serde_saphyr::from_str(HEADLINE_SPEC).expect("the headline spec parses");
+    prepare(out)?;
 
     // 1. Fieldwork: the interviews, through the engine, into a store.
     let db = out.join("cases.db");
