@@ -1239,16 +1239,11 @@ fn demo(args: cli::DemoArgs) -> Outcome {
     );
     for r in result.rows.iter().take(result.headline) {
         let est = r.taylor.estimate.estimate.unwrap_or(f64::NAN);
-        let ci = r.jkn.as_ref().and_then(|j| j.ci);
-        let covered = match (ci, r.truth) {
-            (Some((lo, hi)), Some(t)) => {
-                if lo <= t && t <= hi {
-                    "yes"
-                } else {
-                    "no"
-                }
-            }
-            _ => "",
+        let ci = r.ci();
+        let covered = match r.covered() {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "",
         };
         println!(
             "{:<58} {:>7.2}% {:>19} {:>7.2}% {:>8}",
@@ -1263,19 +1258,13 @@ fn demo(args: cli::DemoArgs) -> Outcome {
     let covered = result
         .rows
         .iter()
-        .filter(|r| {
-            matches!((r.jkn.as_ref().and_then(|j| j.ci), r.truth), (Some((lo, hi)), Some(t)) if lo <= t && t <= hi)
-        })
+        .filter(|r| r.covered() == Some(true))
         .count();
     println!();
     println!(
         "{} of {} estimates (with disaggregations) have the truth inside their 95% JKn interval",
         covered,
-        result
-            .rows
-            .iter()
-            .filter(|r| r.truth.is_some() && r.jkn.is_some())
-            .count()
+        result.rows.iter().filter(|r| r.covered().is_some()).count()
     );
     println!(
         "report: {}   ({:.1} s in all)",

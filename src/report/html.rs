@@ -59,11 +59,10 @@ fn by_label(by: &[(String, String)]) -> String {
 /// whisker and the true value as a red tick.
 fn chart(rows: &[&DemoRow], total: bool) -> String {
     let value = |r: &DemoRow| r.taylor.estimate.estimate.unwrap_or(0.0);
-    let ci = |r: &DemoRow| r.jkn.as_ref().and_then(|j| j.ci);
     let top = rows
         .iter()
         .map(|r| {
-            let hi = ci(r).map_or(0.0, |c| c.1);
+            let hi = r.ci().map_or(0.0, |c| c.1);
             value(r).max(hi).max(r.truth.unwrap_or(0.0))
         })
         .fold(0.0_f64, f64::max)
@@ -97,7 +96,7 @@ fn chart(rows: &[&DemoRow], total: bool) -> String {
             bw = x(v) - left,
             est = esc(&fmt(v)),
         );
-        if let Some((lo, hi)) = ci(r) {
+        if let Some((lo, hi)) = r.ci() {
             let ym = y + bar / 2.0;
             let _ = write!(
                 s,
@@ -177,11 +176,8 @@ pub fn render(demo: &Demo) -> String {
 
     h.push_str("<h2>Headline indicators</h2><table><tr><th>indicator</th><th>estimate</th><th>SE (Taylor)</th><th>SE (JKn)</th><th>95% CI (JKn)</th><th>truth</th><th>covered</th><th>n</th></tr>");
     for r in demo.rows.iter().take(demo.headline) {
-        let ci = r.jkn.as_ref().and_then(|j| j.ci);
-        let covered = match (ci, r.truth) {
-            (Some((lo, hi)), Some(t)) => lo <= t && t <= hi,
-            _ => false,
-        };
+        let ci = r.ci();
+        let covered = r.covered() == Some(true);
         let _ = write!(
             h,
             "<tr><td>{label}</td><td>{est}</td><td>{se_t}</td><td>{se_j}</td><td>{ci}</td><td>{truth}</td><td class=\"{cls}\">{cov}</td><td>{n}</td></tr>",

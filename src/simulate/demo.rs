@@ -58,6 +58,19 @@ pub struct DemoRow {
     pub truth: Option<f64>,
 }
 
+impl DemoRow {
+    /// The 95% JKn interval.
+    pub fn ci(&self) -> Option<(f64, f64)> {
+        self.jkn.as_ref().and_then(|j| j.ci)
+    }
+
+    /// Whether the JKn interval holds the true value; `None` when either
+    /// is undefined.
+    pub fn covered(&self) -> Option<bool> {
+        Some(study::covers(self.ci(), self.truth?)).filter(|_| self.ci().is_some())
+    }
+}
+
 /// Everything the demo made.
 pub struct Demo {
     pub out: PathBuf,
@@ -331,17 +344,12 @@ fn join(sample: &Path, main: &Path, out: &Path) -> Result<(), DemoError> {
 }
 
 fn write_estimates(out: &Path, rows: &[DemoRow]) -> Result<(), DemoError> {
-    for (name, pick) in [("estimates-taylor.json", 0), ("estimates-jkn.json", 1)] {
-        let list: Vec<Row> = rows
-            .iter()
-            .filter_map(|r| {
-                if pick == 0 {
-                    Some(r.taylor.clone())
-                } else {
-                    r.jkn.clone()
-                }
-            })
-            .collect();
+    let taylor: Vec<Row> = rows.iter().map(|r| r.taylor.clone()).collect();
+    let jkn: Vec<Row> = rows.iter().filter_map(|r| r.jkn.clone()).collect();
+    for (name, list) in [
+        ("estimates-taylor.json", taylor),
+        ("estimates-jkn.json", jkn),
+    ] {
         let path = out.join(name);
         let mut bytes = Vec::new();
         crate::report::write_json(&mut bytes, &list).map_err(|e| file_error(&path)(&e))?;

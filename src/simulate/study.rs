@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::design::{Design, DesignSpec, ReplicateType, ReplicatesSpec};
+use crate::design::{Design, DesignSpec, ReplicatesSpec};
 use crate::estimate::CiMethod;
 use crate::estimate::run::Row;
 use crate::estimate::spec::Spec;
@@ -359,7 +359,8 @@ pub struct StudyRow {
 /// Wald, logit and Korn–Graubard intervals hold the truth, and n.
 type Draw = (f64, f64, [bool; 4], usize);
 
-fn covers(ci: Option<(f64, f64)>, t: f64) -> bool {
+/// Whether the interval holds `t`.
+pub fn covers(ci: Option<(f64, f64)>, t: f64) -> bool {
     ci.is_some_and(|(lo, hi)| lo <= t && t <= hi)
 }
 
@@ -498,13 +499,4 @@ pub fn census_targets(country: &Country, plan: &Plan) -> HashMap<String, Table> 
         }
     }
     out
-}
-
-/// The replicate type of a method, for reports.
-pub fn replicate_type(method: Method) -> Option<ReplicateType> {
-    match method {
-        Method::Taylor => None,
-        Method::Jkn => Some(ReplicateType::Jkn),
-        Method::Bootstrap => Some(ReplicateType::Bootstrap),
-    }
 }
