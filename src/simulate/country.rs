@@ -361,9 +361,10 @@ impl Country {
             p.sexual_harassment =
                 draw(-2.4 + 1.3 * female + 0.7 * under35 - 0.6 * old + 0.3 * urb + 0.5 * u);
             p.physical_harassment = draw(-3.0 + 0.4 * young + 0.3 * male + 0.3 * urb + 0.5 * u);
-            p.harassment_place = *[3u8, 3, 4, 6, 6, 5, 7, 9]
-                .get(rng.random_range(0..8))
-                .unwrap_or(&3);
+            // Public place near home (twice as likely), elsewhere, transport
+            // (twice), shop, work, online: the instrument's place codes.
+            const PLACES: [u8; 8] = [3, 3, 4, 6, 6, 5, 7, 9];
+            p.harassment_place = PLACES[rng.random_range(0..PLACES.len())];
 
             for t in 0..OFFICIAL_TYPES {
                 let reach = if urban { 1.0 } else { 0.7 };
