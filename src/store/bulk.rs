@@ -15,6 +15,7 @@
 //! does not parse is reported as corruption, as the per-case reader does.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use jiff::Timestamp;
 
@@ -125,13 +126,16 @@ impl Store {
         let mut answers = tx
             .prepare("SELECT path, value_type, value, special FROM answers WHERE case_uuid = ?1")
             .map_err(self.err())?;
-        let mut events = tx
-            .prepare(
-                "SELECT seq, kind, path, old_value, new_value, detail, utc, monotonic_ns,
-                        enumerator
-                 FROM events WHERE case_uuid = ?1 ORDER BY seq",
+        let mut events = tx.prepare(EVENTS_SQL).map_err(self.err())?;
+        // Stores from before packs (read without upgrading) have no table.
+        let mut packs = if self.version >= 3 {
+            Some(
+                tx.prepare("SELECT packed FROM event_packs WHERE case_uuid = ?1")
+                    .map_err(self.err())?,
             )
-            .map_err(self.err())?;
+        } else {
+            None
+        };
         let mut notes = tx
             .prepare(
                 "SELECT seq, path, text, enumerator, utc FROM notes
@@ -151,14 +155,21 @@ impl Store {
                 .into());
             }
             self.read_answers(&mut answers, &key, id, &mut rows)?;
-            self.read_events(&mut events, &key, id, &mut rows)?;
+            let packed = match packs.as_mut() {
+                Some(packs) => self.read_pack(packs, &key, id, &mut rows)?,
+                None => false,
+            };
+            if !packed {
+                rows.events_len =
+                    read_event_rows(&mut events, &key, id, &mut rows.events, &self.path)?;
+            }
             rows.notes_len = 0;
             if parts.notes {
                 self.read_notes(&mut notes, &key, id, &mut rows)?;
             }
             each(i, &mut rows)?;
         }
-        drop((exists, answers, events, notes));
+        drop((exists, answers, events, packs, notes));
         tx.commit().map_err(self.err())?;
         Ok(())
     }
@@ -182,59 +193,25 @@ impl Store {
         Ok(())
     }
 
-    fn read_events(
+    /// Reads the case's pack into `rows`; `false` when it has none.
+    fn read_pack(
         &self,
         stmt: &mut rusqlite::Statement<'_>,
         key: &str,
         id: &CaseId,
         rows: &mut CaseRows,
-    ) -> Result<(), StoreError> {
-        let mut n = 0;
+    ) -> Result<bool, StoreError> {
         let mut cursor = stmt.query([key]).map_err(self.err())?;
-        while let Some(row) = cursor.next().map_err(self.err())? {
-            if n == rows.events.len() {
-                rows.events.push(EventRow::default());
-            }
-            let e = &mut rows.events[n];
-            n += 1;
-            e.seq = row.get(0).map_err(self.err())?;
-            let seq = e.seq;
-            let what = || format!("event {seq} of case {id}");
-            let kind = text(row, 1).map_err(self.err())?.unwrap_or_default();
-            e.kind = Some(EventKind::parse(kind).ok_or_else(|| StoreError::Corrupt {
-                path: self.path.clone(),
-                detail: format!(
-                    "{} has the kind {kind:?}, unknown to this vicor (written by a newer one?)",
-                    what()
-                ),
-            })?);
-            set(&mut e.path, text(row, 2).map_err(self.err())?);
-            for (column, slot) in [(3, &mut e.old), (4, &mut e.new)] {
-                match text(row, column).map_err(self.err())? {
-                    None => *slot = None,
-                    Some(stored) => {
-                        let out = slot.get_or_insert_with(String::new);
-                        out.clear();
-                        if !StoredAnswer::recode(stored, out) {
-                            return Err(self.corrupt(what()));
-                        }
-                    }
-                }
-            }
-            set(&mut e.detail, text(row, 5).map_err(self.err())?);
-            let utc = text(row, 6).map_err(self.err())?.unwrap_or_default();
-            e.utc.clear();
-            if !canonical_time(utc, &mut e.utc) {
-                return Err(self.corrupt(format!("the time {utc:?}")));
-            }
-            let mono: i64 = row.get(7).map_err(self.err())?;
-            e.monotonic_ns = u64::try_from(mono).map_err(|_| self.corrupt(what()))?;
-            e.enumerator.clear();
-            e.enumerator
-                .push_str(text(row, 8).map_err(self.err())?.unwrap_or_default());
-        }
-        rows.events_len = n;
-        Ok(())
+        let Some(row) = cursor.next().map_err(self.err())? else {
+            return Ok(false);
+        };
+        let blob = row
+            .get_ref(0)
+            .and_then(|v| Ok(v.as_blob()?))
+            .map_err(self.err())?;
+        rows.events_len = super::pack::decode(blob, &mut rows.events)
+            .map_err(|_| self.corrupt(format!("the packed events of case {id}")))?;
+        Ok(true)
     }
 
     fn read_notes(
@@ -271,6 +248,72 @@ impl Store {
         rows.notes_len = n;
         Ok(())
     }
+}
+
+/// The events of one case, in order, as [`read_event_rows`] reads them.
+pub(crate) const EVENTS_SQL: &str =
+    "SELECT seq, kind, path, old_value, new_value, detail, utc, monotonic_ns, enumerator
+     FROM events WHERE case_uuid = ?1 ORDER BY seq";
+
+/// Reads the events of case `key` into `events` (whose buffers are reused)
+/// with [`EVENTS_SQL`], and returns how many there are.
+pub(crate) fn read_event_rows(
+    stmt: &mut rusqlite::Statement<'_>,
+    key: &str,
+    id: &CaseId,
+    events: &mut Vec<EventRow>,
+    store: &Path,
+) -> Result<usize, StoreError> {
+    let err = |e| StoreError::sqlite(store, e);
+    let corrupt = |what: String| StoreError::Corrupt {
+        path: store.to_path_buf(),
+        detail: format!("{what} cannot be read"),
+    };
+    let mut n = 0;
+    let mut cursor = stmt.query([key]).map_err(err)?;
+    while let Some(row) = cursor.next().map_err(err)? {
+        if n == events.len() {
+            events.push(EventRow::default());
+        }
+        let e = &mut events[n];
+        n += 1;
+        e.seq = row.get(0).map_err(err)?;
+        let seq = e.seq;
+        let what = || format!("event {seq} of case {id}");
+        let kind = text(row, 1).map_err(err)?.unwrap_or_default();
+        e.kind = Some(EventKind::parse(kind).ok_or_else(|| StoreError::Corrupt {
+            path: store.to_path_buf(),
+            detail: format!(
+                "{} has the kind {kind:?}, unknown to this vicor (written by a newer one?)",
+                what()
+            ),
+        })?);
+        set(&mut e.path, text(row, 2).map_err(err)?);
+        for (column, slot) in [(3, &mut e.old), (4, &mut e.new)] {
+            match text(row, column).map_err(err)? {
+                None => *slot = None,
+                Some(stored) => {
+                    let out = slot.get_or_insert_with(String::new);
+                    out.clear();
+                    if !StoredAnswer::recode(stored, out) {
+                        return Err(corrupt(what()));
+                    }
+                }
+            }
+        }
+        set(&mut e.detail, text(row, 5).map_err(err)?);
+        let utc = text(row, 6).map_err(err)?.unwrap_or_default();
+        e.utc.clear();
+        if !canonical_time(utc, &mut e.utc) {
+            return Err(corrupt(format!("the time {utc:?}")));
+        }
+        let mono: i64 = row.get(7).map_err(err)?;
+        e.monotonic_ns = u64::try_from(mono).map_err(|_| corrupt(what()))?;
+        e.enumerator.clear();
+        e.enumerator
+            .push_str(text(row, 8).map_err(err)?.unwrap_or_default());
+    }
+    Ok(n)
 }
 
 /// A text column, borrowed from the row (`None` for NULL).

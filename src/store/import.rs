@@ -53,6 +53,7 @@ impl Store {
                 case.finished,
                 path,
             )?;
+            super::pack::seal(&tx, &case.id, &key, path)?;
         }
         tx.commit().map_err(sql)
     }

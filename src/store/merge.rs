@@ -421,6 +421,9 @@ fn write_output(out: &Path, key: Option<&str>, cases: &[&CaseDump]) -> Result<()
                 insert_rows(&tx, table, rows).map_err(sql)?;
             }
         }
+        // Packs are derived from the events, so they are made here, not
+        // copied or compared.
+        super::pack::seal_all(&tx, &temp.path)?;
         tx.commit().map_err(sql)?;
     }
     // One self-contained file: fold the WAL in before the rename.

@@ -36,6 +36,7 @@
 mod error;
 pub mod import;
 mod merge;
+mod pack;
 mod schema;
 pub mod session;
 mod types;
@@ -320,6 +321,11 @@ impl Store {
         }
         if version < SCHEMA_VERSION {
             schema::migrate(&tx, version, SCHEMA_VERSION).map_err(sql)?;
+            // Completed cases of an older store get their packs now, in the
+            // same transaction as the new table.
+            if version > 0 && version < 3 {
+                pack::seal_all(&tx, path)?;
+            }
         }
         tx.commit().map_err(sql)?;
         self.version = SCHEMA_VERSION;
@@ -553,6 +559,7 @@ impl Store {
             params![key, to.version, to.hash, utc],
         )
         .map_err(sql)?;
+        pack::seal(&tx, id, &key, path)?;
         tx.commit().map_err(sql)?;
         Ok(report)
     }
@@ -591,6 +598,7 @@ impl Store {
         for change in changes {
             record_in(&tx, case, &key, change, path)?;
         }
+        pack::seal(&tx, case, &key, path)?;
         tx.commit().map_err(sql)
     }
 
@@ -652,6 +660,7 @@ impl Store {
             enumerator,
         )
         .map_err(sql)?;
+        pack::seal(&tx, case, &key, store_path)?;
         tx.commit().map_err(sql)?;
         Ok(seq)
     }
@@ -672,6 +681,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
         import::outcome_in(&tx, case, outcome, enumerator, at, path)?;
+        pack::seal(&tx, case, &case.key(), path)?;
         tx.commit().map_err(sql)
     }
 

@@ -102,6 +102,22 @@ CREATE TABLE orphan_answers (
 ) STRICT, WITHOUT ROWID;
 ";
 
+/// Version 3: the events of each completed case, packed into one blob
+/// (`store/pack.rs`), so that an export reads one row per case. Derived
+/// from the rows of `events`, which stay the record: adding an event to a
+/// case drops its pack, which the transaction then writes again if the case
+/// is completed.
+const V3: &str = "
+CREATE TABLE event_packs (
+    case_uuid TEXT PRIMARY KEY REFERENCES cases (uuid),
+    events    INTEGER NOT NULL CHECK (events >= 0),
+    packed    BLOB NOT NULL
+) STRICT;
+
+CREATE TRIGGER events_unpack AFTER INSERT ON events
+BEGIN DELETE FROM event_packs WHERE case_uuid = NEW.case_uuid; END;
+";
+
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -110,6 +126,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         sql: V2,
+    },
+    Migration {
+        version: 3,
+        sql: V3,
     },
 ];
 

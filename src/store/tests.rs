@@ -875,3 +875,158 @@ fn merge_into_a_missing_folder_names_the_output() {
     assert!(message.contains("no-such-folder/all.db"), "{message}");
     assert!(message.contains("folder does not exist"), "{message}");
 }
+
+/// The events of a case as the bulk reader hands them over: from its pack
+/// when it has one.
+fn read_back(store: &Store, id: &CaseId) -> Vec<EventRow> {
+    let mut out = Vec::new();
+    store
+        .read_cases(&[*id], ReadParts::default(), |_, rows| {
+            out = rows.events().to_vec();
+            Ok::<(), StoreError>(())
+        })
+        .expect("the case reads");
+    out
+}
+
+/// The events of a case read from its rows, never from a pack.
+fn from_rows(store: &Store, id: &CaseId) -> Vec<EventRow> {
+    let mut stmt = store.conn.prepare(bulk::EVENTS_SQL).expect("statement");
+    let mut rows = Vec::new();
+    let n =
+        bulk::read_event_rows(&mut stmt, &id.key(), id, &mut rows, &store.path).expect("rows read");
+    rows.truncate(n);
+    rows
+}
+
+/// The number of events in the case's pack, if it has one.
+fn packed(store: &Store, id: &CaseId) -> Option<i64> {
+    store
+        .conn
+        .query_row(
+            "SELECT events FROM event_packs WHERE case_uuid = ?1",
+            [id.key()],
+            |r| r.get(0),
+        )
+        .optional()
+        .expect("packs readable")
+}
+
+#[test]
+fn a_completed_case_is_packed_and_the_pack_follows_its_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut store, id) = filled(&dir.path().join("s.db"), Some(KEY));
+    assert_eq!(packed(&store, &id), None, "in progress: read from the rows");
+    store
+        .record(
+            &id,
+            &Change::event(EventKind::Complete, "e1", at(3)).with_status(CaseStatus::Completed),
+        )
+        .expect("completed");
+    assert_eq!(packed(&store, &id), Some(3));
+    let rows = from_rows(&store, &id);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(read_back(&store, &id), rows);
+
+    // Events after completion: the pack is made again, with them.
+    store
+        .add_note(&id, Some("q1"), "é, \"quoted\"", "e2", at(4))
+        .expect("note");
+    store
+        .set_outcome(&id, &Outcome::Complete, "e2", at(5))
+        .expect("outcome");
+    assert_eq!(packed(&store, &id), Some(5));
+    assert_eq!(read_back(&store, &id), from_rows(&store, &id));
+
+    // Reopened: no pack, whatever writes the event.
+    store
+        .record(
+            &id,
+            &Change::answer("q1", StoredAnswer::Int(4), "e1", at(6))
+                .with_status(CaseStatus::InProgress),
+        )
+        .expect("reopened");
+    assert_eq!(packed(&store, &id), None);
+    store
+        .conn
+        .execute(
+            "INSERT INTO event_packs (case_uuid, events, packed) VALUES (?1, 0, x'0100')",
+            [id.key()],
+        )
+        .expect("a stale pack planted");
+    store
+        .conn
+        .execute(
+            "INSERT INTO events (case_uuid, seq, kind, utc, monotonic_ns, enumerator)
+             VALUES (?1, 7, 'navigate', '2026-01-01T00:00:00Z', 1, 'e1')",
+            [id.key()],
+        )
+        .expect("an event by hand");
+    assert_eq!(packed(&store, &id), None, "the trigger drops it");
+    assert_eq!(read_back(&store, &id).len(), 7);
+}
+
+#[test]
+fn a_damaged_pack_is_reported_as_damage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut store, id) = filled(&dir.path().join("s.db"), None);
+    store
+        .record(
+            &id,
+            &Change::event(EventKind::Complete, "e1", at(3)).with_status(CaseStatus::Completed),
+        )
+        .expect("completed");
+    store
+        .conn
+        .execute("UPDATE event_packs SET packed = x'01ff'", [])
+        .expect("damage");
+    let err = store
+        .read_cases(&[id], ReadParts::default(), |_, _| Ok::<(), StoreError>(()))
+        .expect_err("refused");
+    assert!(
+        matches!(&err, StoreError::Corrupt { detail, .. } if detail.contains("packed events")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_store_from_before_packs_is_read_as_it_is_and_packed_on_upgrade() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v2.db");
+    let (done, open) = (CaseId::random(), CaseId::random());
+    {
+        let mut conn = raw(&path, Some(KEY));
+        let tx = conn.transaction().expect("tx");
+        schema::migrate(&tx, 0, 2).expect("version 2");
+        for (id, status) in [(&done, "completed"), (&open, "in_progress")] {
+            tx.execute(
+                "INSERT INTO cases (uuid, instrument_id, instrument_version, instrument_hash,
+                                    enumerator, status, created_utc, modified_utc)
+                 VALUES (?1, 'victimization', '1.0', 'h1', 'e1', ?2, ?3, ?3)",
+                params![id.key(), status, at(0).utc.to_string()],
+            )
+            .expect("case");
+            for seq in 1..=3 {
+                tx.execute(
+                    "INSERT INTO events (case_uuid, seq, kind, path, new_value, utc,
+                                         monotonic_ns, enumerator)
+                     VALUES (?1, ?2, 'answer', 'q1', 'int:5', ?3, ?2, 'e1')",
+                    params![id.key(), seq, at(seq).utc.to_string()],
+                )
+                .expect("event");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    let old = Store::open_read_only(&path, Some(KEY)).expect("read as it is");
+    assert_eq!(old.schema_version(), 2);
+    let before = read_back(&old, &done);
+    assert_eq!(before.len(), 3);
+    drop(old);
+
+    let store = Store::open(&path, Some(KEY)).expect("migrates");
+    assert_eq!(packed(&store, &done), Some(3));
+    assert_eq!(packed(&store, &open), None);
+    assert_eq!(read_back(&store, &done), before);
+    assert_eq!(read_back(&store, &open), from_rows(&store, &open));
+}

@@ -1,0 +1,423 @@
+//! Packed paradata: the events of a completed case, in one blob.
+//!
+//! The `events` table is the journal of the interview, one row per move,
+//! written as the enumerator goes. An export of 100,000 interviews has to
+//! step through some 15 million of those rows (and, keyed, decrypt 2.6 GB
+//! of pages). So when a case is completed, the transaction that completes
+//! it also writes its events, read back from those rows, packed into one
+//! blob in `event_packs`, about a sixth of their size. The rows stay: they
+//! are the record, the pack is derived from them. A trigger drops a case's
+//! pack as soon as an event is added to it (a note after completion, a
+//! reopened case), so a pack always holds exactly the case's rows, and a
+//! case without one (in progress, or stored by a vicor before packs) is
+//! read from the rows.
+//!
+//! The blob: a format byte ([`FORMAT`]), the number of events, then per
+//! event the step from the previous `seq`, a byte of flags for the optional
+//! columns, and each text column as the number of leading bytes it shares
+//! with the same column of the previous event and the bytes that follow.
+//! Consecutive events share most of their time stamp, kind, path and
+//! enumerator, so they shrink to a few bytes. The monotonic clock is stored
+//! as the zigzag step from the previous event. Numbers are LEB128 varints.
+//! The text is what the bulk reader hands over (canonical values and
+//! times), so a packed case exports byte for byte as its rows do.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+use super::bulk::{EventRow, read_event_rows};
+use super::types::{CaseId, EventKind};
+use super::{CaseStatus, StoreError};
+
+/// The first byte of every pack; another value is a format this vicor does
+/// not know.
+const FORMAT: u8 = 1;
+
+const HAS_PATH: u8 = 1;
+const HAS_OLD: u8 = 2;
+const HAS_NEW: u8 = 4;
+const HAS_DETAIL: u8 = 8;
+
+/// Appends the pack of `events` to `out`.
+pub(crate) fn encode(events: &[EventRow], out: &mut Vec<u8>) {
+    out.push(FORMAT);
+    varint(events.len() as u64, out);
+    let none = EventRow::default();
+    let mut prev = &none;
+    for e in events {
+        varint(e.seq.wrapping_sub(prev.seq) as u64, out);
+        let flags = flag(&e.path, HAS_PATH)
+            | flag(&e.old, HAS_OLD)
+            | flag(&e.new, HAS_NEW)
+            | flag(&e.detail, HAS_DETAIL);
+        out.push(flags);
+        let kind = e.kind.map(EventKind::as_str).unwrap_or_default();
+        let prev_kind = prev.kind.map(EventKind::as_str).unwrap_or_default();
+        text(prev_kind, kind, out);
+        for (before, now) in [
+            (&prev.path, &e.path),
+            (&prev.old, &e.old),
+            (&prev.new, &e.new),
+            (&prev.detail, &e.detail),
+        ] {
+            if let Some(now) = now {
+                text(before.as_deref().unwrap_or_default(), now, out);
+            }
+        }
+        text(&prev.utc, &e.utc, out);
+        let step = e.monotonic_ns.wrapping_sub(prev.monotonic_ns) as i64;
+        varint(((step << 1) ^ (step >> 63)) as u64, out);
+        text(&prev.enumerator, &e.enumerator, out);
+        prev = e;
+    }
+}
+
+fn flag(value: &Option<String>, bit: u8) -> u8 {
+    if value.is_some() { bit } else { 0 }
+}
+
+/// `now` as the bytes it shares with `before` (cut back to a character
+/// boundary) and the rest.
+fn text(before: &str, now: &str, out: &mut Vec<u8>) {
+    let mut shared = before
+        .bytes()
+        .zip(now.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !now.is_char_boundary(shared) {
+        shared -= 1;
+    }
+    varint(shared as u64, out);
+    let rest = &now.as_bytes()[shared..];
+    varint(rest.len() as u64, out);
+    out.extend_from_slice(rest);
+}
+
+fn varint(mut n: u64, out: &mut Vec<u8>) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// A pack that does not decode: damaged, or of a newer format.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct BadPack;
+
+/// Decodes a pack into `rows` (whose buffers are reused) and returns the
+/// number of events.
+pub(crate) fn decode(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usize, BadPack> {
+    let mut r = Reader { blob, at: 0 };
+    if r.byte()? != FORMAT {
+        return Err(BadPack);
+    }
+    let n = usize::try_from(r.varint()?).map_err(|_| BadPack)?;
+    // Every event takes at least 8 bytes: a count beyond that is damage,
+    // not a reason to allocate.
+    if n > blob.len() / 8 {
+        return Err(BadPack);
+    }
+    while rows.len() < n {
+        rows.push(EventRow::default());
+    }
+    let none = EventRow::default();
+    for i in 0..n {
+        let (done, rest) = rows.split_at_mut(i);
+        let prev = done.last().unwrap_or(&none);
+        let e = &mut rest[0];
+        let step = r.varint()? as i64;
+        e.seq = prev.seq.checked_add(step).ok_or(BadPack)?;
+        let flags = r.byte()?;
+        if flags & !(HAS_PATH | HAS_OLD | HAS_NEW | HAS_DETAIL) != 0 {
+            return Err(BadPack);
+        }
+        let mut kind = String::new();
+        let prev_kind = prev.kind.map(EventKind::as_str).unwrap_or_default();
+        r.text(prev_kind, &mut kind)?;
+        e.kind = Some(EventKind::parse(&kind).ok_or(BadPack)?);
+        for (bit, before, now) in [
+            (HAS_PATH, &prev.path, &mut e.path),
+            (HAS_OLD, &prev.old, &mut e.old),
+            (HAS_NEW, &prev.new, &mut e.new),
+            (HAS_DETAIL, &prev.detail, &mut e.detail),
+        ] {
+            if flags & bit == 0 {
+                *now = None;
+            } else {
+                let out = now.get_or_insert_with(String::new);
+                r.text(before.as_deref().unwrap_or_default(), out)?;
+            }
+        }
+        r.text(&prev.utc, &mut e.utc)?;
+        let zigzag = r.varint()?;
+        let step = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+        e.monotonic_ns = prev.monotonic_ns.wrapping_add(step as u64);
+        r.text(&prev.enumerator, &mut e.enumerator)?;
+    }
+    if r.at != blob.len() {
+        return Err(BadPack);
+    }
+    Ok(n)
+}
+
+struct Reader<'a> {
+    blob: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Result<u8, BadPack> {
+        let b = *self.blob.get(self.at).ok_or(BadPack)?;
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64, BadPack> {
+        let mut n = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            n |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(n);
+            }
+        }
+        Err(BadPack)
+    }
+
+    /// Sets `out` to the shared start of `before` and the stored rest.
+    fn text(&mut self, before: &str, out: &mut String) -> Result<(), BadPack> {
+        let shared = usize::try_from(self.varint()?).map_err(|_| BadPack)?;
+        let len = usize::try_from(self.varint()?).map_err(|_| BadPack)?;
+        let end = self.at.checked_add(len).ok_or(BadPack)?;
+        let rest = self.blob.get(self.at..end).ok_or(BadPack)?;
+        let rest = std::str::from_utf8(rest).map_err(|_| BadPack)?;
+        let start = before.get(..shared).ok_or(BadPack)?;
+        self.at = end;
+        out.clear();
+        out.push_str(start);
+        out.push_str(rest);
+        Ok(())
+    }
+}
+
+/// Packs the events of case `key` when it is completed and has no pack
+/// yet. Called at the end of every transaction that adds events to a case
+/// or completes it.
+pub(crate) fn seal(
+    conn: &Connection,
+    id: &CaseId,
+    key: &str,
+    path: &Path,
+) -> Result<(), StoreError> {
+    let sql = |e| StoreError::sqlite(path, e);
+    let state: Option<(String, bool)> = conn
+        .prepare_cached(
+            "SELECT status, EXISTS (SELECT 1 FROM event_packs WHERE case_uuid = ?1)
+             FROM cases WHERE uuid = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(sql)?;
+    match state {
+        Some((status, false)) if status == CaseStatus::Completed.as_str() => {
+            pack_case(conn, id, key, path)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Packs every completed case that has no pack: stores written before
+/// packs existed, on their upgrade, and a merged store.
+pub(crate) fn seal_all(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let sql = |e| StoreError::sqlite(path, e);
+    let keys: Vec<String> = conn
+        .prepare(
+            "SELECT uuid FROM cases WHERE status = 'completed'
+               AND uuid NOT IN (SELECT case_uuid FROM event_packs)",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(sql)?;
+    for key in keys {
+        let id: CaseId = key.parse().map_err(|_| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("the case id {key:?} is not a uuid"),
+        })?;
+        pack_case(conn, &id, &key, path)?;
+    }
+    Ok(())
+}
+
+fn pack_case(conn: &Connection, id: &CaseId, key: &str, path: &Path) -> Result<(), StoreError> {
+    let sql = |e| StoreError::sqlite(path, e);
+    let mut rows = Vec::new();
+    let n = {
+        let mut stmt = conn.prepare_cached(super::bulk::EVENTS_SQL).map_err(sql)?;
+        read_event_rows(&mut stmt, key, id, &mut rows, path)?
+    };
+    let mut blob = Vec::with_capacity(64 * n);
+    encode(&rows[..n], &mut blob);
+    conn.prepare_cached(
+        "INSERT INTO event_packs (case_uuid, events, packed) VALUES (?1, ?2, ?3)
+         ON CONFLICT (case_uuid) DO UPDATE SET events = excluded.events, packed = excluded.packed",
+    )
+    .and_then(|mut s| s.execute(params![key, n as i64, blob]))
+    .map_err(sql)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn event(seq: i64, kind: EventKind, path: Option<&str>, utc: &str, ns: u64) -> EventRow {
+        EventRow {
+            seq,
+            kind: Some(kind),
+            path: path.map(str::to_string),
+            old: None,
+            new: None,
+            detail: None,
+            utc: utc.to_string(),
+            monotonic_ns: ns,
+            enumerator: "ana".to_string(),
+        }
+    }
+
+    fn round_trip(events: &[EventRow]) -> Vec<EventRow> {
+        let mut blob = Vec::new();
+        encode(events, &mut blob);
+        // Buffers left over from a longer case must not leak into this one.
+        let mut rows = vec![event(9, EventKind::Note, Some("ü"), "x", 7); 3];
+        let n = decode(&blob, &mut rows).expect("a pack decodes");
+        rows.truncate(n);
+        rows
+    }
+
+    #[test]
+    fn a_case_comes_back_as_it_was_packed() {
+        let mut events = vec![
+            event(
+                1,
+                EventKind::Answer,
+                Some("hh_size"),
+                "2026-06-15T10:00:00.5Z",
+                10,
+            ),
+            event(
+                2,
+                EventKind::Navigate,
+                Some("hh_sizé"),
+                "2026-06-15T10:00:01Z",
+                5,
+            ),
+            event(
+                3,
+                EventKind::Complete,
+                None,
+                "2026-06-15T10:00:01.25Z",
+                u64::MAX >> 1,
+            ),
+        ];
+        events[0].new = Some("int:4".to_string());
+        events[1].old = Some("text:é".to_string());
+        events[1].new = Some("text:è".to_string());
+        events[2].detail = Some("complete".to_string());
+        events[2].enumerator = "anä".to_string();
+        assert_eq!(round_trip(&events), events);
+        assert_eq!(round_trip(&[]), Vec::<EventRow>::new());
+    }
+
+    #[test]
+    fn damage_is_refused_not_read() {
+        let events = [event(
+            1,
+            EventKind::Answer,
+            Some("a"),
+            "2026-06-15T10:00:00Z",
+            1,
+        )];
+        let mut blob = Vec::new();
+        encode(&events, &mut blob);
+        let mut rows = Vec::new();
+        for cut in 0..blob.len() {
+            assert_eq!(
+                decode(&blob[..cut], &mut rows),
+                Err(BadPack),
+                "cut at {cut}"
+            );
+        }
+        let mut longer = blob.clone();
+        longer.push(0);
+        assert_eq!(decode(&longer, &mut rows), Err(BadPack));
+        let mut newer = blob.clone();
+        newer[0] = FORMAT + 1;
+        assert_eq!(decode(&newer, &mut rows), Err(BadPack));
+        // A huge count in a short blob.
+        let huge = [FORMAT, 0xff, 0xff, 0xff, 0xff, 0x0f];
+        assert_eq!(decode(&huge, &mut rows), Err(BadPack));
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        // Few distinct characters, some of them multi-byte, so that
+        // neighbours share starts that end inside and outside characters.
+        proptest::string::string_regex("[ab:é😀]{0,6}").expect("a regex")
+    }
+
+    fn any_event() -> impl Strategy<Value = EventRow> {
+        (
+            1i64..1000,
+            proptest::sample::select(EventKind::ALL.to_vec()),
+            proptest::option::of(any_text()),
+            proptest::option::of(any_text()),
+            proptest::option::of(any_text()),
+            proptest::option::of(any_text()),
+            any_text(),
+            0u64..=(i64::MAX as u64),
+            any_text(),
+        )
+            .prop_map(
+                |(seq, kind, path, old, new, detail, utc, ns, who)| EventRow {
+                    seq,
+                    kind: Some(kind),
+                    path,
+                    old,
+                    new,
+                    detail,
+                    utc,
+                    monotonic_ns: ns,
+                    enumerator: who,
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn any_events_round_trip(mut events in proptest::collection::vec(any_event(), 0..12)) {
+            // Seq rises through the case, as the store keeps it.
+            let mut seq = 0;
+            for e in &mut events {
+                seq += e.seq;
+                e.seq = seq;
+            }
+            prop_assert_eq!(round_trip(&events), events);
+        }
+
+        #[test]
+        fn any_bytes_decode_or_are_refused(blob in proptest::collection::vec(any::<u8>(), 0..64)) {
+            // Whatever the bytes: no panic, and what decodes packs again
+            // into events that decode the same.
+            let mut rows = Vec::new();
+            if let Ok(n) = decode(&blob, &mut rows) {
+                rows.truncate(n);
+                prop_assert_eq!(round_trip(&rows), rows);
+            }
+        }
+    }
+}
