@@ -14,6 +14,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::instrument::hash::FastMap;
+
 use crate::instrument::Instrument;
 use crate::instrument::expr::Type;
 use crate::instrument::model::{Code, Item, ItemKind, Node, Text};
@@ -161,8 +163,9 @@ pub struct Layout {
     pub variables: Vec<Variable>,
     /// Items left out because they are marked `pii`.
     pub left_out: Vec<String>,
-    by_name: HashMap<String, usize>,
-    by_level: HashMap<String, usize>,
+    /// Looked up for every value of every case: the fast hash.
+    by_name: FastMap<String, usize>,
+    by_level: FastMap<String, usize>,
 }
 
 impl Layout {
@@ -173,8 +176,8 @@ impl Layout {
             levels: Vec::new(),
             variables: Vec::new(),
             left_out: Vec::new(),
-            by_name: HashMap::new(),
-            by_level: HashMap::new(),
+            by_name: FastMap::default(),
+            by_level: FastMap::default(),
         };
         layout.add_level("main", Vec::new(), None, Vec::new());
         for instrument in instruments {

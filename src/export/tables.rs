@@ -6,7 +6,7 @@
 //! engine walks (a relevant roster instance), and an answer the store keeps
 //! for an item that became irrelevant is not written.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use std::fmt::Write as _;
@@ -16,6 +16,7 @@ use jiff::tz::TimeZone;
 
 use crate::instrument::Instrument;
 use crate::instrument::expr::Value;
+use crate::instrument::hash::FastSet;
 use crate::instrument::model::Node;
 use crate::interview::walk::{Replay, Walk};
 use crate::interview::{Answer, ItemPath, RowKey};
@@ -79,7 +80,7 @@ pub fn write(
 ) -> Result<Counts, ExportError> {
     let mut microdata = Microdata::create(layout, dir)?;
     let mut paradata = Paradata::create(dir, include_pii)?;
-    let pii: HashSet<&str> = layout.left_out.iter().map(String::as_str).collect();
+    let pii: FastSet<&str> = layout.left_out.iter().map(String::as_str).collect();
     // One index per instrument version, not one per case.
     let replays: HashMap<&str, Replay> = by_hash
         .iter()
@@ -90,15 +91,21 @@ pub fn write(
     let parts = ReadParts { notes: include_pii };
     let (read, rebuilt) = std::thread::scope(|scope| {
         let (send, receive) = std::sync::mpsc::sync_channel::<(usize, StoredAnswers)>(CHANNEL);
+        // The answers' buffers go back to the reader to be filled again:
+        // freeing on one thread what another allocated is slow in glibc.
+        let (give_back, spare) = std::sync::mpsc::sync_channel::<StoredAnswers>(CHANNEL);
         let worker = std::thread::Builder::new()
             .name("export-walk".into())
             .spawn_scoped(scope, || -> Result<(), ExportError> {
+                let give_back = give_back;
                 for (i, stored) in receive {
                     let summary = &cases[i];
                     let replay = replays
                         .get(summary.instrument.hash.as_str())
                         .expect("every case was matched to an instrument");
                     microdata.case(replay, summary, &stored, layout, &tz)?;
+                    // A full channel or a finished reader: drop it here.
+                    let _ = give_back.try_send(stored);
                 }
                 Ok(())
             });
@@ -113,7 +120,8 @@ pub fn write(
             }
         };
         let read = store.read_cases(&ids, parts, |i, stored| -> Result<(), Stop> {
-            let answers = std::mem::take(&mut stored.answers);
+            let answers =
+                std::mem::replace(&mut stored.answers, spare.try_recv().unwrap_or_default());
             send.send((i, answers)).map_err(|_| Stop::Worker)?;
             paradata.case(&cases[i], stored.events(), stored.notes(), &pii)?;
             Ok(())
@@ -272,7 +280,7 @@ impl Paradata {
         summary: &CaseSummary,
         events: &[EventRow],
         notes: &[NoteRow],
-        pii: &HashSet<&str>,
+        pii: &FastSet<&str>,
     ) -> Result<(), ExportError> {
         self.id.clear();
         write!(self.id, "{}", summary.id).expect("writing to a String");
@@ -520,7 +528,7 @@ fn value_cell(value: &Value) -> String {
 fn paradata_row<'e>(
     id: &'e str,
     e: &'e EventRow,
-    pii: &HashSet<&str>,
+    pii: &FastSet<&str>,
     seq: &'e mut String,
     ns: &'e mut String,
 ) -> [&'e str; 11] {
@@ -614,6 +622,7 @@ mod tests {
     use crate::interview::Interview;
     use crate::store::session::{CaseSession, case_seed, restore};
     use crate::store::{Change, EventRecord, StoredAnswer};
+    use std::collections::HashSet;
 
     impl Rebuilt for Interview<'_> {
         fn instrument(&self) -> &Instrument {
@@ -947,7 +956,7 @@ mod tests {
 
     #[test]
     fn paradata_hides_the_values_of_personal_items() {
-        let pii: HashSet<&str> = ["name"].into_iter().collect();
+        let pii: FastSet<&str> = ["name"].into_iter().collect();
         let (mut seq, mut ns) = (String::new(), String::new());
         let private = event(1, EventKind::Answer, 1, Some("members[1].name"));
         let row = paradata_row("c", &private, &pii, &mut seq, &mut ns);

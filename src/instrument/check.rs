@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::instrument::diag::Diagnostic;
 use crate::instrument::expr::{self, Expr, Lookup, Type, TypeEnv};
+use crate::instrument::hash::FastMap;
 use crate::instrument::load::{expr_diagnostic, suggest};
 use crate::instrument::model::*;
 
@@ -41,8 +42,8 @@ pub struct RosterInfo {
 /// the interview engine.
 #[derive(Debug, Default)]
 pub struct Index<'a> {
-    pub items: HashMap<&'a str, (&'a Item, ItemInfo)>,
-    pub rosters: HashMap<&'a str, (&'a Roster, RosterInfo)>,
+    pub items: FastMap<&'a str, (&'a Item, ItemInfo)>,
+    pub rosters: FastMap<&'a str, (&'a Roster, RosterInfo)>,
 }
 
 impl<'a> Index<'a> {

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod diag;
 pub mod expr;
+pub mod hash;
 pub mod load;
 pub mod model;
 pub mod yaml;

@@ -1115,7 +1115,7 @@ impl Walk {
         let scope = crate::interview::walk::Scope {
             walk: self,
             ctx,
-            rows: rows.to_vec(),
+            rows: std::borrow::Cow::Borrowed(rows),
         };
         scope.value(name)
     }

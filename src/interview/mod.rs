@@ -9,7 +9,7 @@
 
 pub mod answer;
 pub mod engine;
-pub mod hash;
+pub use crate::instrument::hash;
 pub mod path;
 pub mod script;
 pub mod select;

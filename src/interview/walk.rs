@@ -8,6 +8,8 @@
 //! instrument, evaluating each condition once in order, so an item only ever
 //! sees the state of items before it, as the enumerator did.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::interview::hash::{FastMap, FastSet};
@@ -58,7 +60,16 @@ pub struct Context<'a> {
 impl Walk {
     /// Walks the instrument over the answers.
     pub fn run(ctx: &Context) -> Walk {
-        let mut walk = Walk::default();
+        // Sized for every item once, so that the sets are not rehashed as
+        // they fill (roster rows may still grow them).
+        let items = ctx.index.items.len();
+        let mut walk = Walk {
+            path: Vec::with_capacity(items),
+            relevant: FastSet::with_capacity_and_hasher(items, Default::default()),
+            skipped: FastSet::with_capacity_and_hasher(items, Default::default()),
+            computed: FastMap::default(),
+            rows: FastMap::default(),
+        };
         for (s, section) in ctx.instrument.sections.iter().enumerate() {
             let relevant = match &section.when {
                 Some(code) => is_true(&walk.eval(ctx, &[], &code.expr)),
@@ -138,7 +149,7 @@ impl Walk {
                 let env = Scope {
                     walk: self,
                     ctx,
-                    rows: rows.to_vec(),
+                    rows: Cow::Borrowed(rows),
                 };
                 let Value::Codes(selected) = env.value(item) else {
                     return Vec::new();
@@ -164,7 +175,7 @@ impl Walk {
         let env = Scope {
             walk: self,
             ctx,
-            rows: rows.to_vec(),
+            rows: Cow::Borrowed(rows),
         };
         expr::eval(expr, &env)
     }
@@ -243,7 +254,29 @@ pub fn is_true(v: &Value) -> bool {
 pub struct Scope<'w, 'c> {
     pub walk: &'w Walk,
     pub ctx: &'w Context<'c>,
-    pub rows: Vec<RowKey>,
+    pub rows: Cow<'w, [RowKey]>,
+}
+
+thread_local! {
+    /// Keys to look values and roster rows up with: every variable of every
+    /// condition is looked up, and building an owned key for each was a
+    /// fifth of an export's walk.
+    static PATH_KEY: RefCell<ItemPath> = RefCell::new(ItemPath::top(""));
+    static ROSTER_KEY: RefCell<(Vec<RowKey>, String)> = const { RefCell::new((Vec::new(), String::new())) };
+}
+
+/// Sets `to` to a copy of `from`, reusing its buffers.
+fn copy_rows(to: &mut Vec<RowKey>, from: &[RowKey]) {
+    to.truncate(from.len());
+    for (i, row) in from.iter().enumerate() {
+        match to.get_mut(i) {
+            Some(slot) => {
+                slot.roster.clone_from(&row.roster);
+                slot.key = row.key;
+            }
+            None => to.push(row.clone()),
+        }
+    }
 }
 
 impl Scope<'_, '_> {
@@ -261,8 +294,12 @@ impl Env for Scope<'_, '_> {
         let Some(rows) = self.rows_for(info.chain.len()) else {
             return Value::Missing(Missing::Unknown);
         };
-        let path = ItemPath::new(rows, name);
-        self.walk.value_at(self.ctx, &path, &item.kind)
+        PATH_KEY.with_borrow_mut(|path| {
+            copy_rows(&mut path.rows, rows);
+            path.item.clear();
+            path.item.push_str(name);
+            self.walk.value_at(self.ctx, path, &item.kind)
+        })
     }
 
     fn rows(&self, roster: &str) -> usize {
@@ -270,7 +307,7 @@ impl Env for Scope<'_, '_> {
     }
 
     fn row(&self, roster: &str, index: usize) -> Box<dyn Env + '_> {
-        let mut rows = self.rows.clone();
+        let mut rows = self.rows.to_vec();
         if let Some((_, info)) = self.ctx.index.rosters.get(roster) {
             rows.truncate(info.chain.len());
         }
@@ -283,7 +320,7 @@ impl Env for Scope<'_, '_> {
         Box::new(Scope {
             walk: self.walk,
             ctx: self.ctx,
-            rows,
+            rows: Cow::Owned(rows),
         })
     }
 
@@ -303,10 +340,13 @@ impl Env for Scope<'_, '_> {
 impl Scope<'_, '_> {
     fn row_keys(&self, roster: &str) -> Option<&[i64]> {
         let (_, info) = self.ctx.index.rosters.get(roster)?;
-        let outer = self.rows.get(..info.chain.len())?.to_vec();
-        self.walk
-            .rows
-            .get(&(outer, roster.to_string()))
-            .map(Vec::as_slice)
+        let outer = self.rows.get(..info.chain.len())?;
+        let walk = self.walk;
+        ROSTER_KEY.with_borrow_mut(|key| {
+            copy_rows(&mut key.0, outer);
+            key.1.clear();
+            key.1.push_str(roster);
+            walk.rows.get(key).map(Vec::as_slice)
+        })
     }
 }

@@ -60,7 +60,9 @@ pub struct NoteRow {
 /// take the answers, which are read afresh for each case).
 #[derive(Debug, Default)]
 pub struct CaseRows {
-    /// Every stored answer, by path (the store's path order).
+    /// Every stored answer, by path (the store's path order). Its buffers
+    /// are reused for the next case too: to keep the answers, swap in
+    /// another vector (whose buffers are then reused).
     pub answers: Vec<(String, StoredAnswer)>,
     events: Vec<EventRow>,
     events_len: usize,
@@ -181,15 +183,25 @@ impl Store {
         id: &CaseId,
         rows: &mut CaseRows,
     ) -> Result<(), StoreError> {
-        rows.answers.clear();
+        // The slots (and their path buffers) of the previous case are reused.
+        let mut n = 0;
         let mut cursor = stmt.query([key]).map_err(self.err())?;
         while let Some(row) = cursor.next().map_err(self.err())? {
-            let path: String = row.get(0).map_err(self.err())?;
+            let path = text(row, 0).map_err(self.err())?.unwrap_or_default();
             let answer = answer_from_row(row, 1)
                 .map_err(self.err())?
                 .ok_or_else(|| self.corrupt(format!("answer {path} of {id}")))?;
-            rows.answers.push((path, answer));
+            match rows.answers.get_mut(n) {
+                Some(slot) => {
+                    slot.0.clear();
+                    slot.0.push_str(path);
+                    slot.1 = answer;
+                }
+                None => rows.answers.push((path.to_string(), answer)),
+            }
+            n += 1;
         }
+        rows.answers.truncate(n);
         Ok(())
     }
 

@@ -122,6 +122,7 @@ pub(crate) fn decode(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usize, Bad
         rows.push(EventRow::default());
     }
     let none = EventRow::default();
+    let mut kind = String::new();
     for i in 0..n {
         let (done, rest) = rows.split_at_mut(i);
         let prev = done.last().unwrap_or(&none);
@@ -132,7 +133,6 @@ pub(crate) fn decode(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usize, Bad
         if flags & !(HAS_PATH | HAS_OLD | HAS_NEW | HAS_DETAIL) != 0 {
             return Err(BadPack);
         }
-        let mut kind = String::new();
         let prev_kind = prev.kind.map(EventKind::as_str).unwrap_or_default();
         r.text(prev_kind, &mut kind)?;
         e.kind = Some(EventKind::parse(&kind).ok_or(BadPack)?);

@@ -1,8 +1,9 @@
-//! A fast hash for the walk's sets and maps. Every engine step rebuilds
-//! them (a few hundred item paths), and std's SipHash, built to resist
-//! flooding by hostile keys, was a sixth of the step. Keys here are the
-//! instrument's own item paths, so a multiply-rotate hash (as rustc's
-//! FxHash) is enough.
+//! A fast hash for the instrument's index and the walk's sets and maps.
+//! Every engine step rebuilds the walk (a few hundred item paths) and looks
+//! each variable of each condition up in the index, and std's SipHash, built
+//! to resist flooding by hostile keys, was a sixth of the step. Keys here are
+//! the instrument's own ids and item paths, so a multiply-rotate hash (as
+//! rustc's FxHash) is enough.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
