@@ -113,7 +113,7 @@ fn grow(db: &Path, templates: &[String], cases: usize, key: Option<&str>) {
         copy_sql(&conn, "cases", "uuid"),
         copy_sql(&conn, "answers", "case_uuid"),
         copy_sql(&conn, "events", "case_uuid"),
-        copy_sql(&conn, "event_packs", "case_uuid"),
+        copy_sql(&conn, "case_packs", "case_uuid"),
     ];
     let mut made = templates.len();
     while made < cases {

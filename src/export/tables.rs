@@ -209,7 +209,7 @@ impl Microdata {
                 paths: unreadable.join(", "),
             });
         }
-        let walk = replay.walk(&answers, interview_date(summary.created_utc, tz));
+        let walk = replay.relevance(&answers, interview_date(summary.created_utc, tz));
         let case = Case {
             instrument: replay.instrument(),
             walk: &walk,

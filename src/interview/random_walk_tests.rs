@@ -214,6 +214,15 @@ impl Walker<'_, '_> {
         {
             self.fail("the export's replay differs from the resumed interview".into());
         }
+        let bare = replay.relevance(resumed.answers(), resumed.today());
+        if !bare.path.is_empty()
+            || bare.relevant != walk.relevant
+            || bare.skipped != walk.skipped
+            || bare.computed != walk.computed
+            || bare.rows != walk.rows
+        {
+            self.fail("the export's walk without positions differs from the full walk".into());
+        }
         self.interview = resumed;
     }
 

@@ -125,15 +125,15 @@ impl Store {
         let mut exists = tx
             .prepare("SELECT 1 FROM cases WHERE uuid = ?1")
             .map_err(self.err())?;
-        let mut answers = tx
-            .prepare("SELECT path, value_type, value, special FROM answers WHERE case_uuid = ?1")
-            .map_err(self.err())?;
+        let mut answers = tx.prepare(ANSWERS_SQL).map_err(self.err())?;
         let mut events = tx.prepare(EVENTS_SQL).map_err(self.err())?;
         // Stores from before packs (read without upgrading) have no table.
         let mut packs = if self.version >= 3 {
             Some(
-                tx.prepare("SELECT packed FROM event_packs WHERE case_uuid = ?1")
-                    .map_err(self.err())?,
+                tx.prepare(
+                    "SELECT packed_events, packed_answers FROM case_packs WHERE case_uuid = ?1",
+                )
+                .map_err(self.err())?,
             )
         } else {
             None
@@ -149,19 +149,21 @@ impl Store {
         for (i, id) in ids.iter().enumerate() {
             key.clear();
             write!(key, "{}", id.as_uuid().hyphenated()).expect("writing to a String");
-            if !exists.exists([&key]).map_err(self.err())? {
-                return Err(StoreError::NoSuchCase {
-                    case: *id,
-                    path: self.path.clone(),
-                }
-                .into());
-            }
-            self.read_answers(&mut answers, &key, id, &mut rows)?;
             let packed = match packs.as_mut() {
                 Some(packs) => self.read_pack(packs, &key, id, &mut rows)?,
                 None => false,
             };
+            // A pack belongs to a case (a foreign key): only unpacked ids
+            // need the look-up.
             if !packed {
+                if !exists.exists([&key]).map_err(self.err())? {
+                    return Err(StoreError::NoSuchCase {
+                        case: *id,
+                        path: self.path.clone(),
+                    }
+                    .into());
+                }
+                read_answer_rows(&mut answers, &key, id, &mut rows.answers, &self.path)?;
                 rows.events_len =
                     read_event_rows(&mut events, &key, id, &mut rows.events, &self.path)?;
             }
@@ -173,35 +175,6 @@ impl Store {
         }
         drop((exists, answers, events, packs, notes));
         tx.commit().map_err(self.err())?;
-        Ok(())
-    }
-
-    fn read_answers(
-        &self,
-        stmt: &mut rusqlite::Statement<'_>,
-        key: &str,
-        id: &CaseId,
-        rows: &mut CaseRows,
-    ) -> Result<(), StoreError> {
-        // The slots (and their path buffers) of the previous case are reused.
-        let mut n = 0;
-        let mut cursor = stmt.query([key]).map_err(self.err())?;
-        while let Some(row) = cursor.next().map_err(self.err())? {
-            let path = text(row, 0).map_err(self.err())?.unwrap_or_default();
-            let answer = answer_from_row(row, 1)
-                .map_err(self.err())?
-                .ok_or_else(|| self.corrupt(format!("answer {path} of {id}")))?;
-            match rows.answers.get_mut(n) {
-                Some(slot) => {
-                    slot.0.clear();
-                    slot.0.push_str(path);
-                    slot.1 = answer;
-                }
-                None => rows.answers.push((path.to_string(), answer)),
-            }
-            n += 1;
-        }
-        rows.answers.truncate(n);
         Ok(())
     }
 
@@ -217,12 +190,12 @@ impl Store {
         let Some(row) = cursor.next().map_err(self.err())? else {
             return Ok(false);
         };
-        let blob = row
-            .get_ref(0)
-            .and_then(|v| Ok(v.as_blob()?))
-            .map_err(self.err())?;
-        rows.events_len = super::pack::decode(blob, &mut rows.events)
-            .map_err(|_| self.corrupt(format!("the packed events of case {id}")))?;
+        let blob = |i| row.get_ref(i).and_then(|v| Ok(v.as_blob()?));
+        let damaged = |_| self.corrupt(format!("the packed case {id}"));
+        let events = blob(0).map_err(self.err())?;
+        rows.events_len = super::pack::decode_events(events, &mut rows.events).map_err(damaged)?;
+        let answers = blob(1).map_err(self.err())?;
+        super::pack::decode_answers(answers, &mut rows.answers).map_err(damaged)?;
         Ok(true)
     }
 
@@ -260,6 +233,44 @@ impl Store {
         rows.notes_len = n;
         Ok(())
     }
+}
+
+/// The answers of one case, as [`read_answer_rows`] reads them.
+pub(crate) const ANSWERS_SQL: &str =
+    "SELECT path, value_type, value, special FROM answers WHERE case_uuid = ?1 ORDER BY path";
+
+/// Reads the answers of case `key` into `answers` with [`ANSWERS_SQL`],
+/// reusing the slots (and their path buffers) already there.
+pub(crate) fn read_answer_rows(
+    stmt: &mut rusqlite::Statement<'_>,
+    key: &str,
+    id: &CaseId,
+    answers: &mut Vec<(String, StoredAnswer)>,
+    store: &Path,
+) -> Result<(), StoreError> {
+    let err = |e| StoreError::sqlite(store, e);
+    let mut n = 0;
+    let mut cursor = stmt.query([key]).map_err(err)?;
+    while let Some(row) = cursor.next().map_err(err)? {
+        let path = text(row, 0).map_err(err)?.unwrap_or_default();
+        let answer = answer_from_row(row, 1)
+            .map_err(err)?
+            .ok_or_else(|| StoreError::Corrupt {
+                path: store.to_path_buf(),
+                detail: format!("answer {path} of {id} cannot be read"),
+            })?;
+        match answers.get_mut(n) {
+            Some(slot) => {
+                slot.0.clear();
+                slot.0.push_str(path);
+                slot.1 = answer;
+            }
+            None => answers.push((path.to_string(), answer)),
+        }
+        n += 1;
+    }
+    answers.truncate(n);
+    Ok(())
 }
 
 /// The events of one case, in order, as [`read_event_rows`] reads them.

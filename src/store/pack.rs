@@ -1,18 +1,19 @@
-//! Packed paradata: the events of a completed case, in one blob.
+//! Packed cases: the events and answers of a completed case, in one row.
 //!
 //! The `events` table is the journal of the interview, one row per move,
-//! written as the enumerator goes. An export of 100,000 interviews has to
-//! step through some 15 million of those rows (and, keyed, decrypt 2.6 GB
-//! of pages). So when a case is completed, the transaction that completes
-//! it also writes its events, read back from those rows, packed into one
-//! blob in `event_packs`, about a sixth of their size. The rows stay: they
-//! are the record, the pack is derived from them. A trigger drops a case's
-//! pack as soon as an event is added to it (a note after completion, a
-//! reopened case), so a pack always holds exactly the case's rows, and a
-//! case without one (in progress, or stored by a vicor before packs) is
-//! read from the rows.
+//! written as the enumerator goes, and `answers` holds one row per item. An
+//! export of 100,000 interviews has to step through some 15 million event
+//! rows and 12 million answer rows (and, keyed, decrypt 2.6 GB of pages).
+//! So when a case is completed, the transaction that completes it also
+//! writes its events and answers, read back from those rows, packed into
+//! two blobs in `case_packs`, about a sixth of their size. The rows stay:
+//! they are the record, the pack is derived from them. Triggers drop a
+//! case's pack as soon as an event is added to it or an answer changes (a
+//! note after completion, a reopened case), so a pack always holds exactly
+//! the case's rows, and a case without one (in progress, or stored by a
+//! vicor before packs) is read from the rows.
 //!
-//! The blob: a format byte ([`FORMAT`]), the number of events, then per
+//! The events blob: a format byte ([`FORMAT`]), the number of events, then per
 //! event the step from the previous `seq`, a byte of flags for the optional
 //! columns, and each text column as the number of leading bytes it shares
 //! with the same column of the previous event and the bytes that follow.
@@ -20,13 +21,16 @@
 //! enumerator, so they shrink to a few bytes. The monotonic clock is stored
 //! as the zigzag step from the previous event. Numbers are LEB128 varints.
 //! The text is what the bulk reader hands over (canonical values and
-//! times), so a packed case exports byte for byte as its rows do.
+//! times), so a packed case exports byte for byte as its rows do. The
+//! answers blob: the format byte, the number of answers, then per answer
+//! its path (sharing its start with the previous path, as above) and its
+//! value spelled by [`StoredAnswer::encode`].
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
-use super::bulk::{EventRow, read_event_rows};
-use super::types::{CaseId, EventKind};
+use super::bulk::{EventRow, read_answer_rows, read_event_rows};
+use super::types::{CaseId, EventKind, StoredAnswer};
 use super::{CaseStatus, StoreError};
 
 /// The first byte of every pack; another value is a format this vicor does
@@ -39,7 +43,7 @@ const HAS_NEW: u8 = 4;
 const HAS_DETAIL: u8 = 8;
 
 /// Appends the pack of `events` to `out`.
-pub(crate) fn encode(events: &[EventRow], out: &mut Vec<u8>) {
+pub(crate) fn encode_events(events: &[EventRow], out: &mut Vec<u8>) {
     out.push(FORMAT);
     varint(events.len() as u64, out);
     let none = EventRow::default();
@@ -105,9 +109,9 @@ fn varint(mut n: u64, out: &mut Vec<u8>) {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct BadPack;
 
-/// Decodes a pack into `rows` (whose buffers are reused) and returns the
-/// number of events.
-pub(crate) fn decode(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usize, BadPack> {
+/// Decodes an events pack into `rows` (whose buffers are reused) and
+/// returns the number of events.
+pub(crate) fn decode_events(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usize, BadPack> {
     let mut r = Reader { blob, at: 0 };
     if r.byte()? != FORMAT {
         return Err(BadPack);
@@ -159,6 +163,59 @@ pub(crate) fn decode(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usize, Bad
         return Err(BadPack);
     }
     Ok(n)
+}
+
+/// Appends the pack of `answers` to `out`.
+pub(crate) fn encode_answers(answers: &[(String, StoredAnswer)], out: &mut Vec<u8>) {
+    out.push(FORMAT);
+    varint(answers.len() as u64, out);
+    let mut prev = "";
+    for (path, answer) in answers {
+        text(prev, path, out);
+        text("", &answer.encode(), out);
+        prev = path;
+    }
+}
+
+/// Decodes an answers pack into `answers`, reusing the slots (and their
+/// path buffers) already there.
+pub(crate) fn decode_answers(
+    blob: &[u8],
+    answers: &mut Vec<(String, StoredAnswer)>,
+) -> Result<(), BadPack> {
+    let mut r = Reader { blob, at: 0 };
+    if r.byte()? != FORMAT {
+        return Err(BadPack);
+    }
+    let n = usize::try_from(r.varint()?).map_err(|_| BadPack)?;
+    // Every answer takes at least 5 bytes.
+    if n > blob.len() / 5 {
+        return Err(BadPack);
+    }
+    let mut value = String::new();
+    let mut path = String::new();
+    answers.truncate(n);
+    for i in 0..n {
+        let prev = if i == 0 {
+            ""
+        } else {
+            answers[i - 1].0.as_str()
+        };
+        r.text(prev, &mut path)?;
+        r.text("", &mut value)?;
+        let answer = StoredAnswer::decode(&value).ok_or(BadPack)?;
+        match answers.get_mut(i) {
+            Some(slot) => {
+                std::mem::swap(&mut slot.0, &mut path);
+                slot.1 = answer;
+            }
+            None => answers.push((std::mem::take(&mut path), answer)),
+        }
+    }
+    if r.at != blob.len() {
+        return Err(BadPack);
+    }
+    Ok(())
 }
 
 struct Reader<'a> {
@@ -213,7 +270,7 @@ pub(crate) fn seal(
     let sql = |e| StoreError::sqlite(path, e);
     let state: Option<(String, bool)> = conn
         .prepare_cached(
-            "SELECT status, EXISTS (SELECT 1 FROM event_packs WHERE case_uuid = ?1)
+            "SELECT status, EXISTS (SELECT 1 FROM case_packs WHERE case_uuid = ?1)
              FROM cases WHERE uuid = ?1",
         )
         .and_then(|mut s| {
@@ -236,7 +293,7 @@ pub(crate) fn seal_all(conn: &Connection, path: &Path) -> Result<(), StoreError>
     let keys: Vec<String> = conn
         .prepare(
             "SELECT uuid FROM cases WHERE status = 'completed'
-               AND uuid NOT IN (SELECT case_uuid FROM event_packs)",
+               AND uuid NOT IN (SELECT case_uuid FROM case_packs)",
         )
         .and_then(|mut s| {
             s.query_map([], |r| r.get(0))?
@@ -255,18 +312,36 @@ pub(crate) fn seal_all(conn: &Connection, path: &Path) -> Result<(), StoreError>
 
 fn pack_case(conn: &Connection, id: &CaseId, key: &str, path: &Path) -> Result<(), StoreError> {
     let sql = |e| StoreError::sqlite(path, e);
-    let mut rows = Vec::new();
+    let mut events = Vec::new();
     let n = {
         let mut stmt = conn.prepare_cached(super::bulk::EVENTS_SQL).map_err(sql)?;
-        read_event_rows(&mut stmt, key, id, &mut rows, path)?
+        read_event_rows(&mut stmt, key, id, &mut events, path)?
     };
-    let mut blob = Vec::with_capacity(64 * n);
-    encode(&rows[..n], &mut blob);
+    let mut answers = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(super::bulk::ANSWERS_SQL).map_err(sql)?;
+        read_answer_rows(&mut stmt, key, id, &mut answers, path)?;
+    }
+    let mut packed_events = Vec::with_capacity(64 * n);
+    encode_events(&events[..n], &mut packed_events);
+    let mut packed_answers = Vec::with_capacity(32 * answers.len());
+    encode_answers(&answers, &mut packed_answers);
     conn.prepare_cached(
-        "INSERT INTO event_packs (case_uuid, events, packed) VALUES (?1, ?2, ?3)
-         ON CONFLICT (case_uuid) DO UPDATE SET events = excluded.events, packed = excluded.packed",
+        "INSERT INTO case_packs (case_uuid, events, answers, packed_events, packed_answers)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (case_uuid) DO UPDATE SET
+            events = excluded.events, answers = excluded.answers,
+            packed_events = excluded.packed_events, packed_answers = excluded.packed_answers",
     )
-    .and_then(|mut s| s.execute(params![key, n as i64, blob]))
+    .and_then(|mut s| {
+        s.execute(params![
+            key,
+            n as i64,
+            answers.len() as i64,
+            packed_events,
+            packed_answers
+        ])
+    })
     .map_err(sql)?;
     Ok(())
 }
@@ -292,10 +367,10 @@ mod tests {
 
     fn round_trip(events: &[EventRow]) -> Vec<EventRow> {
         let mut blob = Vec::new();
-        encode(events, &mut blob);
+        encode_events(events, &mut blob);
         // Buffers left over from a longer case must not leak into this one.
         let mut rows = vec![event(9, EventKind::Note, Some("ü"), "x", 7); 3];
-        let n = decode(&blob, &mut rows).expect("a pack decodes");
+        let n = decode_events(&blob, &mut rows).expect("a pack decodes");
         rows.truncate(n);
         rows
     }
@@ -344,24 +419,36 @@ mod tests {
             1,
         )];
         let mut blob = Vec::new();
-        encode(&events, &mut blob);
+        encode_events(&events, &mut blob);
         let mut rows = Vec::new();
         for cut in 0..blob.len() {
             assert_eq!(
-                decode(&blob[..cut], &mut rows),
+                decode_events(&blob[..cut], &mut rows),
                 Err(BadPack),
                 "cut at {cut}"
             );
         }
         let mut longer = blob.clone();
         longer.push(0);
-        assert_eq!(decode(&longer, &mut rows), Err(BadPack));
+        assert_eq!(decode_events(&longer, &mut rows), Err(BadPack));
         let mut newer = blob.clone();
         newer[0] = FORMAT + 1;
-        assert_eq!(decode(&newer, &mut rows), Err(BadPack));
+        assert_eq!(decode_events(&newer, &mut rows), Err(BadPack));
         // A huge count in a short blob.
         let huge = [FORMAT, 0xff, 0xff, 0xff, 0xff, 0x0f];
-        assert_eq!(decode(&huge, &mut rows), Err(BadPack));
+        assert_eq!(decode_events(&huge, &mut rows), Err(BadPack));
+        assert_eq!(decode_answers(&huge, &mut Vec::new()), Err(BadPack));
+
+        let answers = [("q1".to_string(), StoredAnswer::Int(3))];
+        let mut blob = Vec::new();
+        encode_answers(&answers, &mut blob);
+        for cut in 0..blob.len() {
+            assert_eq!(decode_answers(&blob[..cut], &mut Vec::new()), Err(BadPack));
+        }
+        // A value that is not a stored answer's spelling.
+        let at = blob.len() - 5;
+        blob[at..].copy_from_slice(b"int:x");
+        assert_eq!(decode_answers(&blob, &mut Vec::new()), Err(BadPack));
     }
 
     fn any_text() -> impl Strategy<Value = String> {
@@ -397,7 +484,35 @@ mod tests {
             )
     }
 
+    fn any_answer() -> impl Strategy<Value = StoredAnswer> {
+        prop_oneof![
+            any::<i64>().prop_map(StoredAnswer::Int),
+            any::<f64>()
+                .prop_filter("finite", |x| x.is_finite())
+                .prop_map(StoredAnswer::Decimal),
+            any_text().prop_map(StoredAnswer::Text),
+            (1i16..9999, 1i8..=12, 1i8..=28)
+                .prop_map(|(y, m, d)| { StoredAnswer::Date(jiff::civil::date(y, m, d)) }),
+            proptest::collection::vec(any::<i64>(), 0..4).prop_map(StoredAnswer::Codes),
+            Just(StoredAnswer::DontKnow),
+            Just(StoredAnswer::Refused),
+        ]
+    }
+
     proptest! {
+        #[test]
+        fn any_answers_round_trip(
+            answers in proptest::collection::btree_map(any_text(), any_answer(), 0..8)
+        ) {
+            let answers: Vec<(String, StoredAnswer)> = answers.into_iter().collect();
+            let mut blob = Vec::new();
+            encode_answers(&answers, &mut blob);
+            // Slots left over from a longer case must not leak into this one.
+            let mut back = vec![("left over".to_string(), StoredAnswer::Refused); 9];
+            decode_answers(&blob, &mut back).expect("a pack decodes");
+            prop_assert_eq!(back, answers);
+        }
+
         #[test]
         fn any_events_round_trip(mut events in proptest::collection::vec(any_event(), 0..12)) {
             // Seq rises through the case, as the store keeps it.
@@ -414,7 +529,7 @@ mod tests {
             // Whatever the bytes: no panic, and what decodes packs again
             // into events that decode the same.
             let mut rows = Vec::new();
-            if let Ok(n) = decode(&blob, &mut rows) {
+            if let Ok(n) = decode_events(&blob, &mut rows) {
                 rows.truncate(n);
                 prop_assert_eq!(round_trip(&rows), rows);
             }

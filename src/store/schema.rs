@@ -102,20 +102,28 @@ CREATE TABLE orphan_answers (
 ) STRICT, WITHOUT ROWID;
 ";
 
-/// Version 3: the events of each completed case, packed into one blob
-/// (`store/pack.rs`), so that an export reads one row per case. Derived
-/// from the rows of `events`, which stay the record: adding an event to a
-/// case drops its pack, which the transaction then writes again if the case
-/// is completed.
+/// Version 3: the events and answers of each completed case, packed into
+/// two blobs (`store/pack.rs`), so that an export reads one row per case.
+/// Derived from the rows of `events` and `answers`, which stay the record:
+/// any change to a case's events or answers drops its pack, which the
+/// transaction then writes again if the case is completed.
 const V3: &str = "
-CREATE TABLE event_packs (
+CREATE TABLE case_packs (
     case_uuid TEXT PRIMARY KEY REFERENCES cases (uuid),
     events    INTEGER NOT NULL CHECK (events >= 0),
-    packed    BLOB NOT NULL
+    answers   INTEGER NOT NULL CHECK (answers >= 0),
+    packed_events  BLOB NOT NULL,
+    packed_answers BLOB NOT NULL
 ) STRICT;
 
 CREATE TRIGGER events_unpack AFTER INSERT ON events
-BEGIN DELETE FROM event_packs WHERE case_uuid = NEW.case_uuid; END;
+BEGIN DELETE FROM case_packs WHERE case_uuid = NEW.case_uuid; END;
+CREATE TRIGGER answers_unpack_insert AFTER INSERT ON answers
+BEGIN DELETE FROM case_packs WHERE case_uuid = NEW.case_uuid; END;
+CREATE TRIGGER answers_unpack_update AFTER UPDATE ON answers
+BEGIN DELETE FROM case_packs WHERE case_uuid IN (OLD.case_uuid, NEW.case_uuid); END;
+CREATE TRIGGER answers_unpack_delete AFTER DELETE ON answers
+BEGIN DELETE FROM case_packs WHERE case_uuid = OLD.case_uuid; END;
 ";
 
 pub(crate) const MIGRATIONS: &[Migration] = &[

@@ -879,14 +879,27 @@ fn merge_into_a_missing_folder_names_the_output() {
 /// The events of a case as the bulk reader hands them over: from its pack
 /// when it has one.
 fn read_back(store: &Store, id: &CaseId) -> Vec<EventRow> {
-    let mut out = Vec::new();
+    read_case_back(store, id).0
+}
+
+/// The events and answers of a case as the bulk reader hands them over.
+fn read_case_back(store: &Store, id: &CaseId) -> (Vec<EventRow>, Vec<(String, StoredAnswer)>) {
+    let mut out = (Vec::new(), Vec::new());
     store
         .read_cases(&[*id], ReadParts::default(), |_, rows| {
-            out = rows.events().to_vec();
+            out = (rows.events().to_vec(), rows.answers.clone());
             Ok::<(), StoreError>(())
         })
         .expect("the case reads");
     out
+}
+
+/// The answers of a case read from its rows, never from a pack.
+fn answers_from_rows(store: &Store, id: &CaseId) -> Vec<(String, StoredAnswer)> {
+    let mut stmt = store.conn.prepare(bulk::ANSWERS_SQL).expect("statement");
+    let mut answers = Vec::new();
+    bulk::read_answer_rows(&mut stmt, &id.key(), id, &mut answers, &store.path).expect("rows read");
+    answers
 }
 
 /// The events of a case read from its rows, never from a pack.
@@ -904,7 +917,7 @@ fn packed(store: &Store, id: &CaseId) -> Option<i64> {
     store
         .conn
         .query_row(
-            "SELECT events FROM event_packs WHERE case_uuid = ?1",
+            "SELECT events FROM case_packs WHERE case_uuid = ?1",
             [id.key()],
             |r| r.get(0),
         )
@@ -926,7 +939,25 @@ fn a_completed_case_is_packed_and_the_pack_follows_its_rows() {
     assert_eq!(packed(&store, &id), Some(3));
     let rows = from_rows(&store, &id);
     assert_eq!(rows.len(), 3);
-    assert_eq!(read_back(&store, &id), rows);
+    let answers = answers_from_rows(&store, &id);
+    assert_eq!(answers.len(), 2);
+    assert_eq!(read_case_back(&store, &id), (rows, answers));
+
+    // An answer changed behind the store's back: the pack goes with it.
+    store
+        .conn
+        .execute("UPDATE answers SET value = 4 WHERE path = 'q1'", [])
+        .expect("changed by hand");
+    assert_eq!(packed(&store, &id), None);
+    assert_eq!(read_case_back(&store, &id).1[0].1, StoredAnswer::Int(4));
+    store
+        .add_note(&id, None, "repacked", "e1", at(3))
+        .expect("note");
+    assert_eq!(packed(&store, &id), Some(4));
+    assert_eq!(
+        read_case_back(&store, &id).1,
+        answers_from_rows(&store, &id)
+    );
 
     // Events after completion: the pack is made again, with them.
     store
@@ -935,7 +966,7 @@ fn a_completed_case_is_packed_and_the_pack_follows_its_rows() {
     store
         .set_outcome(&id, &Outcome::Complete, "e2", at(5))
         .expect("outcome");
-    assert_eq!(packed(&store, &id), Some(5));
+    assert_eq!(packed(&store, &id), Some(6));
     assert_eq!(read_back(&store, &id), from_rows(&store, &id));
 
     // Reopened: no pack, whatever writes the event.
@@ -947,10 +978,15 @@ fn a_completed_case_is_packed_and_the_pack_follows_its_rows() {
         )
         .expect("reopened");
     assert_eq!(packed(&store, &id), None);
+    assert_eq!(
+        read_case_back(&store, &id).1,
+        answers_from_rows(&store, &id)
+    );
     store
         .conn
         .execute(
-            "INSERT INTO event_packs (case_uuid, events, packed) VALUES (?1, 0, x'0100')",
+            "INSERT INTO case_packs (case_uuid, events, answers, packed_events, packed_answers)
+             VALUES (?1, 0, 0, x'0100', x'0100')",
             [id.key()],
         )
         .expect("a stale pack planted");
@@ -958,12 +994,12 @@ fn a_completed_case_is_packed_and_the_pack_follows_its_rows() {
         .conn
         .execute(
             "INSERT INTO events (case_uuid, seq, kind, utc, monotonic_ns, enumerator)
-             VALUES (?1, 7, 'navigate', '2026-01-01T00:00:00Z', 1, 'e1')",
+             VALUES (?1, 8, 'navigate', '2026-01-01T00:00:00Z', 1, 'e1')",
             [id.key()],
         )
         .expect("an event by hand");
     assert_eq!(packed(&store, &id), None, "the trigger drops it");
-    assert_eq!(read_back(&store, &id).len(), 7);
+    assert_eq!(read_back(&store, &id).len(), 8);
 }
 
 #[test]
@@ -978,13 +1014,13 @@ fn a_damaged_pack_is_reported_as_damage() {
         .expect("completed");
     store
         .conn
-        .execute("UPDATE event_packs SET packed = x'01ff'", [])
+        .execute("UPDATE case_packs SET packed_events = x'01ff'", [])
         .expect("damage");
     let err = store
         .read_cases(&[id], ReadParts::default(), |_, _| Ok::<(), StoreError>(()))
         .expect_err("refused");
     assert!(
-        matches!(&err, StoreError::Corrupt { detail, .. } if detail.contains("packed events")),
+        matches!(&err, StoreError::Corrupt { detail, .. } if detail.contains("packed case")),
         "{err}"
     );
 }
