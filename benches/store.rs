@@ -12,7 +12,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use vicor::store::{CaseId, Change, EventTime, NewCase, Store, StoredAnswer};
+use vicor::store::{
+    CaseId, CaseStatus, Change, EventKind, EventTime, NewCase, Store, StoredAnswer,
+};
 
 /// Single commits timed for the percentiles.
 const SAMPLES: usize = 2_000;
@@ -26,7 +28,12 @@ fn at(n: u64) -> EventTime {
 
 fn open(path: &Path, key: Option<&str>) -> (Store, CaseId) {
     let mut store = Store::open(path, key).expect("bench store opens");
-    let id = store
+    let id = new_case(&mut store);
+    (store, id)
+}
+
+fn new_case(store: &mut Store) -> CaseId {
+    store
         .create_case(&NewCase {
             instrument_id: "bench".to_string(),
             instrument_version: "1".to_string(),
@@ -34,8 +41,7 @@ fn open(path: &Path, key: Option<&str>) -> (Store, CaseId) {
             enumerator: "e1".to_string(),
             created_utc: at(0).utc,
         })
-        .expect("case");
-    (store, id)
+        .expect("case")
 }
 
 /// One answer as the engine records it: a roster item, a text answer, the
@@ -97,5 +103,45 @@ fn record(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, record);
+/// Completing a case also packs its events and answers (`store/pack.rs`)
+/// in the same transaction: the commit that completes a case of 150
+/// answers (150 events), beside `store_record`'s plain commit.
+fn complete(c: &mut Criterion) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("bench dir");
+    let mut group = c.benchmark_group("store_complete");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(10));
+    for (name, key) in [("plain", None), ("sqlcipher", Some("bench passphrase"))] {
+        let (mut store, _) = open(&dir.path().join(format!("{name}.db")), key);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let id = new_case(&mut store);
+                    let answers: Vec<Change> = (1..=150)
+                        .map(|n| {
+                            Change::answer(
+                                &format!("q{n}"),
+                                StoredAnswer::Text(format!("answer {n}")),
+                                "e1",
+                                at(n),
+                            )
+                        })
+                        .collect();
+                    store.record_all(&id, &answers).expect("answers commit");
+                    let done = Change::event(EventKind::Complete, "e1", at(151))
+                        .with_status(CaseStatus::Completed);
+                    let start = Instant::now();
+                    store.record(&id, &done).expect("completion commits");
+                    timed += start.elapsed();
+                }
+                timed
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, record, complete);
 criterion_main!(benches);
