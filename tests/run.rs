@@ -67,6 +67,36 @@ fn a_complete_script_is_stored_completed() {
 }
 
 #[test]
+fn a_refusal_at_the_door_is_stored_as_refused() {
+    let dir = Dir::new();
+    let db = dir.join("cases.db");
+    let out = run(vicor()
+        .arg("run")
+        .arg(root().join("instruments/victimization.yaml"))
+        .arg("--answers")
+        .arg(fixture("instruments/refusal.yaml"))
+        .arg("--db")
+        .arg(&db));
+    out.assert_code(0);
+    let listed = run(vicor().arg("cases").arg("--db").arg(&db));
+    listed.assert_code(0);
+    assert!(
+        listed.stdout.contains("completed    refused"),
+        "{}",
+        listed.stdout
+    );
+    let store = Store::open(&db, None).expect("open");
+    let id = only_case(&db, None);
+    let complete = store
+        .events(&id)
+        .expect("events")
+        .into_iter()
+        .find(|e| e.kind == vicor::store::EventKind::Complete)
+        .expect("a complete event");
+    assert_eq!(complete.detail.as_deref(), Some("refused"));
+}
+
+#[test]
 fn a_short_script_leaves_the_case_partial_and_names_the_item() {
     let dir = Dir::new();
     let db = dir.join("cases.db");

@@ -55,6 +55,11 @@ const BAD: &[(&str, &str)] = &[
         "never_relevant",
         "11:15: error: this relevance `1 > 2` is a constant that is never true",
     ),
+    ("unknown_outcome", "7:14: error: unknown outcome `refusd`"),
+    (
+        "outcome_not_condition",
+        "6:11: error: an outcome rule must be a condition (true/false), but this is a single-choice answer",
+    ),
 ];
 
 #[test]

@@ -255,6 +255,16 @@ impl<'a> Checker<'a> {
             }
             self.nodes(&section.nodes, &languages, &mut Vec::new());
         }
+        // Outcome rules are read at completion, after every item.
+        for rule in &self.instrument.outcomes {
+            self.typed(
+                &rule.when,
+                &[],
+                usize::MAX,
+                &[Type::Bool],
+                "an outcome rule",
+            );
+        }
         self.report_cycles();
     }
 

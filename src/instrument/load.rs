@@ -241,6 +241,7 @@ impl Loader {
                 "default_language",
                 "special_codes",
                 "sections",
+                "outcomes",
             ],
             "instrument",
         )?;
@@ -303,6 +304,10 @@ impl Loader {
                 Vec::new()
             }
         };
+        let outcomes = match fields.get("outcomes") {
+            Some(n) => self.outcomes(file, n),
+            None => Vec::new(),
+        };
         let mut hash = 0xcbf2_9ce4_8422_2325u64;
         for f in &self.files {
             fnv1a(&mut hash, f.text.as_bytes());
@@ -316,9 +321,62 @@ impl Loader {
             default_language,
             special,
             sections,
+            outcomes,
             files: self.files.clone(),
             hash: format!("{hash:016x}"),
         })
+    }
+
+    /// `outcomes:`, a list of `{when: CONDITION, outcome: CODE}`.
+    fn outcomes(&mut self, file: FileId, node: &YNode) -> Vec<OutcomeRule> {
+        let Some(entries) = self.seq(file, node, "a list of outcome rules") else {
+            return Vec::new();
+        };
+        let mut rules = Vec::new();
+        for entry in entries {
+            let Some(f) = self.fields(file, entry, &["when", "outcome"], "outcome rule") else {
+                continue;
+            };
+            let when = match f.get("when") {
+                Some(n) => self.code(file, n),
+                None => {
+                    self.missing(file, entry, "when", "outcome rule");
+                    None
+                }
+            };
+            let outcome = match f.get("outcome") {
+                Some(n) => match self.string(file, n, "an outcome code") {
+                    Some(code) if OUTCOME_CODES.contains(&code.as_str()) => Some(code),
+                    Some(code) => {
+                        let hint = suggest(&code, &OUTCOME_CODES)
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_else(|| format!("use one of {}", OUTCOME_CODES.join(", ")));
+                        self.diags.push(
+                            Diagnostic::error(
+                                "vicor::instrument::outcome",
+                                origin(file, n),
+                                format!("unknown outcome `{code}`"),
+                            )
+                            .with_help(hint),
+                        );
+                        None
+                    }
+                    None => None,
+                },
+                None => {
+                    self.missing(file, entry, "outcome", "outcome rule");
+                    None
+                }
+            };
+            if let (Some(when), Some(outcome)) = (when, outcome) {
+                rules.push(OutcomeRule {
+                    when,
+                    outcome,
+                    origin: origin(file, entry),
+                });
+            }
+        }
+        rules
     }
 
     fn special_codes(&mut self, file: FileId, node: &YNode) -> SpecialCodes {

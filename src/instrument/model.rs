@@ -38,12 +38,38 @@ pub struct Instrument {
     pub special: SpecialCodes,
     /// Sections in interview order, modules spliced in where they are included.
     pub sections: Vec<Section>,
+    /// The disposition a completed interview records: the first rule whose
+    /// condition holds at completion, otherwise `complete`.
+    pub outcomes: Vec<OutcomeRule>,
     /// The main file first, then included modules.
     pub files: Vec<SourceFile>,
     /// SHA-256-free content hash (FNV-1a 64 over every file, in order): enough
     /// to notice that the questionnaire changed under a stored case.
     pub hash: String,
 }
+
+/// One rule of `outcomes:`: when the interview ends with `when` true, the
+/// case is completed with `outcome` (a door refusal is `refused`, not
+/// `complete`), so response rates come out of the data, not the contact
+/// sheet alone.
+#[derive(Debug, Clone)]
+pub struct OutcomeRule {
+    pub when: Code,
+    /// One of [`OUTCOME_CODES`].
+    pub outcome: String,
+    pub origin: Origin,
+}
+
+/// The dispositions a rule may give (AAPOR's final classes as the store
+/// keeps them; `other` carries no text here).
+pub const OUTCOME_CODES: [&str; 6] = [
+    "complete",
+    "partial",
+    "refused",
+    "non_contact",
+    "ineligible",
+    "other",
+];
 
 /// Export codes of the special answers (design.md: default 98 and 99).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1027,21 +1027,35 @@ impl<'i> Interview<'i> {
         }
     }
 
+    /// The disposition the interview would be completed with now: the first
+    /// of the instrument's `outcomes:` rules that holds, otherwise
+    /// `complete`.
+    pub fn outcome(&self) -> Outcome {
+        let ctx = self.context(&self.answers);
+        self.instrument
+            .outcomes
+            .iter()
+            .find(|rule| is_true(&self.walk.eval(&ctx, &[], &rule.when.expr)))
+            .and_then(|rule| Outcome::parse(&rule.outcome))
+            .unwrap_or(Outcome::Complete)
+    }
+
     /// Prepares the completion of the interview.
     pub fn complete(&self) -> Result<Update, Refusal> {
         let problems = self.completion_problems();
         if !problems.is_empty() {
             return Err(Refusal::NotComplete(problems));
         }
+        let outcome = self.outcome();
         Ok(Update {
             events: vec![Event {
                 kind: EventKind::Complete,
                 path: None,
                 old: None,
-                new: Some(Outcome::Complete.as_str().into()),
+                new: Some(outcome.as_str().into()),
             }],
             position: self.current.clone(),
-            completed: Some(Outcome::Complete),
+            completed: Some(outcome),
             ..Update::default()
         })
     }

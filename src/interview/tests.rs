@@ -101,9 +101,45 @@ fn script_stops_at_first_missing_answer() {
 #[test]
 fn refusal_to_consent_skips_everything() {
     let inst = example();
-    let (end, _, answers) = run(&inst, "consent: 2\n");
+    let (end, updates, answers) = run(&inst, "consent: 2\n");
     assert_eq!(end, RunEnd::Completed);
     assert_eq!(answers.len(), 1);
+    // The instrument's outcome rule: a refusal, not a complete interview.
+    let last = updates.last().expect("a completion");
+    assert_eq!(last.completed, Some(Outcome::Refused));
+    let done = last
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::Complete)
+        .expect("the complete event");
+    assert_eq!(done.new.as_deref(), Some("refused"));
+}
+
+#[test]
+fn outcome_rules_are_read_in_order_and_default_to_complete() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let checked = crate::instrument::validate(&root.join("instruments/victimization.yaml"));
+    let inst = checked
+        .instrument
+        .expect("the victimization instrument loads");
+    let interview = |text: &str| {
+        let mut i = Interview::new(&inst, date(2026, 3, 15), 7, Saved::default());
+        drive::<()>(
+            &mut i,
+            &script(&inst, text),
+            &mut |_, _| Ok(()),
+            &mut |_, _| {},
+        )
+        .expect("the script runs");
+        i
+    };
+    let door = interview("hh_region: 1\nhh_urban: 1\nhh_consent: 2\n");
+    assert_eq!(door.outcome(), Outcome::Refused);
+    // Before any rule can be decided (nothing answered): complete.
+    assert_eq!(interview("").outcome(), Outcome::Complete);
+    // The codes the loader accepts are the engine's outcomes.
+    let known: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+    assert_eq!(known, crate::instrument::model::OUTCOME_CODES);
 }
 
 #[test]

@@ -30,7 +30,7 @@ use crate::instrument::Instrument;
 use crate::interview::script::{self, RunEnd, RunError, Script};
 use crate::interview::{Interview, Saved, Update};
 use crate::store::import::FinishedCase;
-use crate::store::session::{case_seed, changes, stamp};
+use crate::store::session::{case_seed, changes, stamp, to_store_outcome};
 use crate::store::{CaseId, Change, EventTime, NewCase, Outcome, Store, StoreError};
 
 pub use country::{Country, CountrySize};
@@ -100,6 +100,8 @@ pub struct Interviewed {
     /// Every engine update as store changes, in order.
     pub changes: Vec<Change>,
     pub finished: EventTime,
+    /// The disposition the instrument's outcome rules give.
+    pub outcome: Outcome,
 }
 
 /// The simulated survey: the country, the sample, and the case of each
@@ -201,6 +203,7 @@ pub fn interview_household(
         created,
         changes: out,
         finished,
+        outcome: to_store_outcome(engine.outcome()),
     })
 }
 
@@ -327,7 +330,7 @@ fn write_cases(
             id: d.case,
             new,
             changes: &d.changes,
-            outcome: Outcome::Complete,
+            outcome: d.outcome.clone(),
             finished: d.finished,
         })
         .collect();
