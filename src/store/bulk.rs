@@ -193,8 +193,11 @@ impl Store {
         let blob = |i| row.get_ref(i).and_then(|v| Ok(v.as_blob()?));
         let damaged = |_| self.corrupt(format!("the packed case {id}"));
         let events = blob(0).map_err(self.err())?;
-        rows.events_len = super::pack::decode_events(events, &mut rows.events).map_err(damaged)?;
         let answers = blob(1).map_err(self.err())?;
+        if !super::pack::is_current(events, answers) {
+            return Ok(false);
+        }
+        rows.events_len = super::pack::decode_events(events, &mut rows.events).map_err(damaged)?;
         super::pack::decode_answers(answers, &mut rows.answers).map_err(damaged)?;
         Ok(true)
     }

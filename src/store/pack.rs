@@ -33,9 +33,15 @@ use super::bulk::{EventRow, read_answer_rows, read_event_rows};
 use super::types::{CaseId, EventKind, StoredAnswer};
 use super::{CaseStatus, StoreError};
 
-/// The first byte of every pack; another value is a format this vicor does
-/// not know.
+/// The first byte of every pack. A pack of another format (one day, a
+/// vicor that spells values or times differently) is passed over and the
+/// case read from its rows, which the pack only repeats.
 const FORMAT: u8 = 1;
+
+/// Whether both blobs are packs of this vicor's format.
+pub(crate) fn is_current(events: &[u8], answers: &[u8]) -> bool {
+    events.first() == Some(&FORMAT) && answers.first() == Some(&FORMAT)
+}
 
 const HAS_PATH: u8 = 1;
 const HAS_OLD: u8 = 2;
