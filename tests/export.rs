@@ -632,6 +632,37 @@ fn the_generated_spss_script_runs_in_pspp() {
     assert_eq!(durations.rows.len(), 4);
 }
 
+/// A date column whose only cell is a don't-know code: R's `as.Date` without
+/// a format guesses one from the first non-empty cell and stops on "98".
+#[test]
+fn the_generated_r_script_reads_a_dont_know_date_as_na() {
+    if !crate::util::have_r_survey() {
+        return;
+    }
+    let dir = Dir::new();
+    let db = dir.join("cases.db");
+    run_script(&example(), &dir.write("odd.yaml", ODD_CELLS), &db);
+    let out = dir.join("export");
+    export(&db, &out, &[]).assert_code(0);
+    let contacts = read_csv(&out.join("contacts.csv"));
+    assert_eq!(contacts.rows.len(), 1);
+    let check = dir.write(
+        "check.R",
+        &format!(
+            "source({:?})\n\
+             d <- vicor_data$contacts$contact_date\n\
+             stopifnot(inherits(d, \"Date\"))\n\
+             cat(\"na\", is.na(d), \"\\n\")\n\
+             cat(\"birth\", format(vicor_data$members$birth_date), \"\\n\")\n",
+            out.join("import.R").display().to_string()
+        ),
+    );
+    let r = run(std::process::Command::new("Rscript").arg(&check));
+    r.assert_code(0);
+    assert!(r.stdout.contains("na TRUE"), "{}", r.stdout);
+    assert!(r.stdout.contains("birth 1970-05-05"), "{}", r.stdout);
+}
+
 #[test]
 fn a_folder_with_other_files_is_refused_unless_forced() {
     let dir = Dir::new();

@@ -195,7 +195,7 @@ vicor_data <- list()
                 VarType::Date => {
                     let _ = writeln!(
                         s,
-                        "d[[{col}]] <- as.Date(d[[{col}]])\nattr(d[[{col}]], \"label\") <- {text}"
+                        "d[[{col}]] <- as.Date(d[[{col}]], format = \"%Y-%m-%d\")\nattr(d[[{col}]], \"label\") <- {text}"
                     );
                 }
                 _ => {
