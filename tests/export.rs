@@ -496,7 +496,7 @@ fn the_generated_spss_script_runs_in_pspp() {
     let wrapper = dir.write(
         "check.sps",
         &format!(
-            "INSERT FILE=\"{}\" CD=YES.\n\
+            "INSERT FILE=\"{}\" CD=YES ENCODING=\"UTF8\".\n\
              GET FILE=\"main.sav\".\n\
              DISPLAY DICTIONARY.\n\
              COMPUTE harassed_um = MISSING(harassed) AND NOT SYSMIS(harassed).\n\

@@ -571,8 +571,9 @@ fn spss_script(layout: &Layout, meta: &Meta) -> String {
          * Reads the CSV file of each level, the paradata and the durations with\n\
          * variable and value labels, and saves one .sav per file beside them.\n\
          * Run it with this folder as the working directory, in SPSS or PSPP:\n\
-         *   INSERT FILE=\"path/to/export/import.sps\" CD=YES.\n\
+         *   INSERT FILE=\"path/to/export/import.sps\" CD=YES ENCODING=\"UTF8\".\n\
          * or from a shell:   cd path/to/export && pspp import.sps\n\
+         * (this file and the CSVs are UTF-8).\n\
          * Don't know and refused keep their codes and are declared user-missing;\n\
          * in date variables they are system-missing (the CSV keeps the code).",
         inst.id, meta.cases
@@ -619,12 +620,13 @@ fn spss_script(layout: &Layout, meta: &Meta) -> String {
             let v = &layout.variables[i];
             let cols = &names[v.column..v.column + v.columns().len()];
             let text = label_text(v, lang);
-            let codes: Vec<String> = v
+            let mut codes: Vec<String> = v
                 .dont_know
                 .iter()
                 .chain(v.refused.iter())
                 .map(i64::to_string)
                 .collect();
+            codes.dedup();
             let mut pairs: Vec<(i64, String)> = match v.var_type {
                 VarType::MultipleChoice => vec![(0, "Not selected".into()), (1, "Selected".into())],
                 VarType::Boolean => vec![(1, "True".into()), (0, "False".into())],
@@ -655,11 +657,13 @@ fn spss_script(layout: &Layout, meta: &Meta) -> String {
             if !v.var_type.is_numeric() {
                 continue;
             }
-            if let Some(d) = v.dont_know {
-                pairs.push((d, "Don't know".into()));
-            }
-            if let Some(r) = v.refused {
-                pairs.push((r, "Refused".into()));
+            // An option of the instrument with the code keeps its own label.
+            for (code, word) in [(v.dont_know, "Don't know"), (v.refused, "Refused")] {
+                if let Some(code) = code
+                    && !pairs.iter().any(|(c, _)| *c == code)
+                {
+                    pairs.push((code, word.into()));
+                }
             }
             let list = spss_wrap(cols, "  ");
             if !pairs.is_empty() {
@@ -710,7 +714,7 @@ fn spss_script(layout: &Layout, meta: &Meta) -> String {
             text("seq", "F12.0"),
             text("kind", "A32"),
             text("path", "A256"),
-            text("item", "A64"),
+            text("item", "A256"),
             text("old_value", "A2000"),
             text("new_value", "A2000"),
             text("detail", "A2000"),
