@@ -632,6 +632,138 @@ fn the_generated_spss_script_runs_in_pspp() {
     assert_eq!(durations.rows.len(), 4);
 }
 
+/// Item ids SPSS or PSPP cannot take as names, and texts over SPSS's limits.
+fn awkward_instrument(label: &str) -> String {
+    format!(
+        "\
+id: awkward
+version: \"1\"
+title: {{en: Awkward}}
+languages: [en]
+default_language: en
+special_codes: {{dont_know: 98, refused: 99}}
+sections:
+  - id: s
+    title: {{en: S}}
+    items:
+      - id: to
+        type: single
+        text: {{en: '{label}'}}
+        options:
+          - {{code: 1, label: {{en: '{label}'}}}}
+          - {{code: 2, label: {{en: two}}}}
+      - id: _x
+        type: integer
+        text: {{en: x}}
+      - id: comment
+        type: text
+        text: {{en: any comment}}
+      - id: {long}
+        type: multiple
+        text: {{en: pick}}
+        options:
+          - {{code: 1, label: {{en: one}}}}
+          - {{code: 2, label: {{en: two}}}}
+      - id: by
+        type: date
+        text: {{en: when}}
+",
+        long = "x".repeat(70)
+    )
+}
+
+#[test]
+fn the_generated_spss_script_renames_what_spss_cannot_take() {
+    if !crate::util::have_pspp() {
+        return;
+    }
+    let dir = Dir::new();
+    let label = "Très \"long\" texte, ".repeat(20);
+    let inst = dir.write(
+        "awkward.yaml",
+        &awkward_instrument(&label.replace('\'', "''")),
+    );
+    let db = dir.join("cases.db");
+    let long = "x".repeat(70);
+    for answers in [
+        format!("to: 1\n_x: dk\ncomment: dk\n{long}: [1]\nby: rf\n"),
+        format!("to: 2\n_x: 4\ncomment: \"fine, thanks\"\n{long}: [2]\nby: 2020-02-02\n"),
+    ] {
+        run_script(&inst, &dir.write("answers.yaml", &answers), &db);
+    }
+    let out = dir.join("export");
+    export(&db, &out, &["--instrument", &inst.display().to_string()]).assert_code(0);
+    let script = std::fs::read_to_string(out.join("import.sps")).expect("import.sps");
+    assert!(
+        script.lines().all(|l| l.len() < 256),
+        "a line too long for SPSS"
+    );
+    // Run from a shell in the folder, as the header says.
+    let wrapper = out.join("check.sps");
+    std::fs::write(
+        &wrapper,
+        "INSERT FILE=\"import.sps\".\nGET FILE=\"main.sav\".\nDISPLAY DICTIONARY.\n\
+         SAVE TRANSLATE /OUTFILE=\"check-main.csv\" /TYPE=CSV /FIELDNAMES /REPLACE.\n",
+    )
+    .expect("check.sps");
+    let result = dir.join("result.csv");
+    let r = run(std::process::Command::new("pspp")
+        .arg("-o")
+        .arg(&result)
+        .arg("check.sps")
+        .current_dir(&out));
+    r.assert_code(0);
+    let output = std::fs::read_to_string(&result).expect("pspp wrote its output");
+    assert!(
+        !output.contains("warning:") && !output.contains("error:"),
+        "PSPP complained:\n{output}"
+    );
+    let saved = read_csv(&out.join("check-main.csv"));
+    let x64 = "x".repeat(64);
+    let x62 = format!("{}_2", "x".repeat(62));
+    for name in ["to_", "v_x", "comment_", "by_", &x64, &x62] {
+        assert!(
+            saved.header.iter().any(|h| h == name),
+            "no {name} in {:?}",
+            saved.header
+        );
+    }
+    assert_eq!(saved.rows.len(), 2);
+    // The question is cut to 255 bytes at a character boundary; a text
+    // answered DK keeps its code, declared user-missing.
+    let mut dictionary = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(output.as_bytes());
+    let rows: HashMap<String, csv::StringRecord> = dictionary
+        .records()
+        .map(|r| r.expect("PSPP's CSV output parses"))
+        .filter(|r| r.len() > 3)
+        .map(|r| (r[0].to_string(), r))
+        .collect();
+    let mut cut = 255;
+    while !label.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    assert_eq!(&rows["to_"][2], label[..cut].trim_end());
+    let comment_missing = rows["comment_"]
+        .iter()
+        .next_back()
+        .expect("a missing-values cell");
+    assert!(
+        comment_missing.contains("98") && comment_missing.contains("99"),
+        "{:?}",
+        rows["comment_"]
+    );
+    let comment = saved
+        .header
+        .iter()
+        .position(|h| h == "comment_")
+        .expect("comment_");
+    let texts: HashSet<&str> = saved.rows.iter().map(|r| r[comment].trim()).collect();
+    assert_eq!(texts, HashSet::from(["98", "fine, thanks"]));
+}
+
 /// A date column whose only cell is a don't-know code: R's `as.Date` without
 /// a format guesses one from the first non-empty cell and stops on "98".
 #[test]

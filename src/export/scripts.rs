@@ -436,6 +436,15 @@ fn spss_str(s: &str, max_bytes: usize) -> String {
     pieces.join(" +\n    ")
 }
 
+/// Whether a line starting with `name` begins a new command in PSPP, even
+/// inside a command: `COMMENT` (from 4 letters) and `DOCUMENT` (from 3).
+/// PSPP silently drops a variable `comment` listed first on a line.
+fn starts_a_command(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    (name.len() >= 4 && "comment".starts_with(&name))
+        || (name.len() >= 3 && "document".starts_with(&name))
+}
+
 /// Whether SPSS takes `name` as a variable name as it is (the instrument's
 /// ids are lower-case ASCII letters, digits and `_`).
 fn is_spss_name(name: &str) -> bool {
@@ -443,6 +452,7 @@ fn is_spss_name(name: &str) -> bool {
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !SPSS_RESERVED.contains(&name.to_ascii_lowercase().as_str())
+        && !starts_a_command(name)
 }
 
 /// A name close to `wanted` that SPSS takes and `used` does not hold
@@ -455,7 +465,7 @@ fn fresh_spss_name(wanted: &str, used: &mut HashSet<String>) -> String {
     if !base.starts_with(|c: char| c.is_ascii_alphabetic()) {
         base.insert(0, 'v');
     }
-    if SPSS_RESERVED.contains(&base.to_ascii_lowercase().as_str()) {
+    if SPSS_RESERVED.contains(&base.to_ascii_lowercase().as_str()) || starts_a_command(&base) {
         base.push('_');
     }
     let mut n = 1;
@@ -581,7 +591,10 @@ fn spss_script(layout: &Layout, meta: &Meta) -> String {
     for level in &layout.levels {
         let names = spss_names(&level.columns);
         for (c, n) in level.columns.iter().zip(&names).filter(|(c, n)| c != n) {
-            let _ = writeln!(s, "* Column {c} is read as {n}: SPSS cannot take its name.");
+            let _ = writeln!(
+                s,
+                "* Column {c} is read as {n}: SPSS or PSPP cannot take that name."
+            );
         }
         s.push('\n');
         let mut used: HashSet<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
@@ -655,6 +668,12 @@ fn spss_script(layout: &Layout, meta: &Meta) -> String {
                 ));
             }
             if !v.var_type.is_numeric() {
+                // A text answered DK or RF holds the code as text (a date's
+                // code is system-missing already).
+                if v.var_type == VarType::Text && !codes.is_empty() {
+                    let quoted: Vec<String> = codes.iter().map(|c| format!("\"{c}\"")).collect();
+                    missing.push(format!("{} ({})", cols[0], quoted.join(", ")));
+                }
                 continue;
             }
             // An option of the instrument with the code keeps its own label.
@@ -780,6 +799,9 @@ mod tests {
             "v_x",
             &long,
             &format!("{long}y"),
+            "comment",
+            "doc",
+            "comments",
         ]
         .iter()
         .map(|c| c.to_string())
@@ -789,6 +811,7 @@ mod tests {
         assert_eq!(names[3..5], ["v_x_2", "v_x"]);
         assert_eq!(names[5], "x".repeat(64));
         assert_eq!(names[6], format!("{}_2", "x".repeat(62)));
+        assert_eq!(names[7..], ["comment_", "doc_", "comments"]);
         assert!(names.iter().all(|n| is_spss_name(n)));
     }
 }
