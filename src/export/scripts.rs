@@ -543,6 +543,9 @@ fn spss_get_data(s: &mut String, file: &str, columns: &[(String, String)]) {
     s.push_str(".\n");
 }
 
+/// How a date column is read first (see `spss_script`).
+const SPSS_DATE_AS_TEXT: &str = "A20";
+
 /// The SPSS input format of a column of a level's file.
 fn spss_format(layout: &Layout, level: &Level, column: usize) -> &'static str {
     if column == 0 {
@@ -554,8 +557,7 @@ fn spss_format(layout: &Layout, level: &Level, column: usize) -> &'static str {
     } else {
         match variable_at(layout, level, column).map(|v| v.var_type) {
             Some(VarType::Text | VarType::CodeList) => "A2000",
-            // Read as text, then made a date: see `spss_script`.
-            Some(VarType::Date) => "A20",
+            Some(VarType::Date) => SPSS_DATE_AS_TEXT,
             Some(VarType::Decimal) => "F24.8",
             _ => "F12.0",
         }
@@ -602,7 +604,7 @@ fn spss_script(layout: &Layout, meta: &Meta) -> String {
         let mut dates = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let format = spss_format(layout, level, i);
-            if format == "A20" {
+            if format == SPSS_DATE_AS_TEXT {
                 let scratch = fresh_spss_name("vicor_date", &mut used);
                 dates.push((name.clone(), scratch.clone()));
                 columns.push((scratch, format.to_string()));
@@ -723,23 +725,23 @@ fn spss_script(layout: &Layout, meta: &Meta) -> String {
         }
         let _ = writeln!(s, "SAVE OUTFILE=\"{}.sav\".", level.id);
     }
-    let text = |n: &str, w: &str| (n.to_string(), w.to_string());
+    let col = |n: &str, w: &str| (n.to_string(), w.to_string());
     s.push('\n');
     spss_get_data(
         &mut s,
         "paradata.csv",
         &[
-            text("case_id", "A36"),
-            text("seq", "F12.0"),
-            text("kind", "A32"),
-            text("path", "A256"),
-            text("item", "A256"),
-            text("old_value", "A2000"),
-            text("new_value", "A2000"),
-            text("detail", "A2000"),
-            text("utc", "A40"),
-            text("monotonic_ns", "F20.0"),
-            text("enumerator", "A64"),
+            col("case_id", "A36"),
+            col("seq", "F12.0"),
+            col("kind", "A32"),
+            col("path", "A256"),
+            col("item", "A256"),
+            col("old_value", "A2000"),
+            col("new_value", "A2000"),
+            col("detail", "A2000"),
+            col("utc", "A40"),
+            col("monotonic_ns", "F20.0"),
+            col("enumerator", "A64"),
         ],
     );
     s.push_str("SAVE OUTFILE=\"paradata.sav\".\n\n");
@@ -747,13 +749,13 @@ fn spss_script(layout: &Layout, meta: &Meta) -> String {
         &mut s,
         "durations.csv",
         &[
-            text("case_id", "A36"),
-            text("first_utc", "A40"),
-            text("last_utc", "A40"),
-            text("elapsed_s", "F24.9"),
-            text("active_s", "F24.9"),
-            text("sessions", "F12.0"),
-            text("events", "F12.0"),
+            col("case_id", "A36"),
+            col("first_utc", "A40"),
+            col("last_utc", "A40"),
+            col("elapsed_s", "F24.9"),
+            col("active_s", "F24.9"),
+            col("sessions", "F12.0"),
+            col("events", "F12.0"),
         ],
     );
     s.push_str("SAVE OUTFILE=\"durations.sav\".\n");
