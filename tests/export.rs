@@ -1,7 +1,8 @@
 //! `vicor export` through the real binary: scripted interviews exported and
 //! read back (every answer, DK/RF code and roster row exactly once), the
 //! generated R script run on an export, several instrument versions, and
-//! hostile inputs that must leave nothing behind.
+//! hostile inputs that must leave nothing behind. The generated SPSS script
+//! is run in GNU PSPP.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -459,6 +460,339 @@ fn the_generated_r_script_builds_the_design_and_the_labels() {
     ] {
         assert!(r.stdout.contains(want), "{want} missing:\n{}", r.stdout);
     }
+}
+
+/// A fourth interview for the SPSS import: a name with a comma and quotes,
+/// and a contact date answered "don't know" (98 in a date column).
+const ODD_CELLS: &str = "\
+consent: 1
+hh_size: 1
+members:
+  - {name: \"O'Brien, \\\"Jo\\\"\", sex: 1, birth_date: 1970-05-05}
+vehicles: dk
+official_types:
+  - contact: 1
+    n_contacts: 1
+    contacts:
+      - {contact_date: dk, bribe: 2}
+  - {contact: 2}
+  - {contact: 2}
+harassed: 1
+";
+
+#[test]
+fn the_generated_spss_script_runs_in_pspp() {
+    if !crate::util::have_pspp() {
+        return;
+    }
+    let dir = Dir::new();
+    let db = three_cases(&dir);
+    run_script(&example(), &dir.write("odd.yaml", ODD_CELLS), &db);
+    let out = dir.join("export");
+    export(&db, &out, &["--status", "all", "--include-pii"]).assert_code(0);
+    // Run as the script's header says: INSERT with CD=YES, from elsewhere.
+    // The checks read the saved files back as CSV, values with their
+    // labels for main, plain values for the rest.
+    let wrapper = dir.write(
+        "check.sps",
+        &format!(
+            "INSERT FILE=\"{}\" CD=YES ENCODING=\"UTF8\".\n\
+             GET FILE=\"main.sav\".\n\
+             DISPLAY DICTIONARY.\n\
+             COMPUTE harassed_um = MISSING(harassed) AND NOT SYSMIS(harassed).\n\
+             COMPUTE vehicles_1_um = MISSING(vehicles_1) AND NOT SYSMIS(vehicles_1).\n\
+             SAVE TRANSLATE /OUTFILE=\"check-main.csv\" /TYPE=CSV /FIELDNAMES /CELLS=LABELS /REPLACE.\n\
+             GET FILE=\"members.sav\".\n\
+             SAVE TRANSLATE /OUTFILE=\"check-members.csv\" /TYPE=CSV /FIELDNAMES /REPLACE.\n\
+             GET FILE=\"contacts.sav\".\n\
+             SAVE TRANSLATE /OUTFILE=\"check-contacts.csv\" /TYPE=CSV /FIELDNAMES /REPLACE.\n\
+             GET FILE=\"durations.sav\".\n\
+             SAVE TRANSLATE /OUTFILE=\"check-durations.csv\" /TYPE=CSV /FIELDNAMES /REPLACE.\n",
+            out.join("import.sps").display()
+        ),
+    );
+    let result = dir.join("result.csv");
+    let r = run(std::process::Command::new("pspp")
+        .arg("-o")
+        .arg(&result)
+        .arg(&wrapper)
+        .current_dir(dir.path()));
+    r.assert_code(0);
+    let output = std::fs::read_to_string(&result).expect("pspp wrote its output");
+    for text in [&r.stdout, &r.stderr, &output] {
+        assert!(
+            !text.contains("warning:") && !text.contains("error:"),
+            "PSPP complained:\n{text}"
+        );
+    }
+    let book = codebook(&out);
+    let vars = book["variables"].as_array().expect("variables");
+    let var = |name: &str| {
+        vars.iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in the codebook"))
+    };
+    let label = |name: &str, code: &str| {
+        var(name)["labels"]
+            .as_array()
+            .expect("labels")
+            .iter()
+            .find(|l| l["code"].as_i64() == code.parse().ok())
+            .map(|l| l["label"]["en"].as_str().expect("a label").to_string())
+    };
+
+    // Every case read, each cell as in main.csv, with its value label.
+    let main = read_csv(&out.join("main.csv"));
+    let saved = read_csv(&out.join("check-main.csv"));
+    assert_eq!(saved.rows.len(), main.rows.len(), "cases read by PSPP");
+    assert_eq!(saved.rows.len(), 4);
+    let col = |t: &Table, name: &str| {
+        t.header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let by_id: HashMap<&str, &Vec<String>> =
+        saved.rows.iter().map(|r| (r[0].as_str(), r)).collect();
+    let mut specials = 0;
+    for row in &main.rows {
+        let got = by_id[row[0].as_str()];
+        for name in ["harassed", "consent", "vehicles_1"] {
+            let cell = &row[col(&main, name)];
+            let shown = got[col(&saved, name)].trim();
+            let want = match cell.as_str() {
+                "" => String::new(),
+                "98" => "Don't know".to_string(),
+                "99" => "Refused".to_string(),
+                "0" if name == "vehicles_1" => "Not selected".into(),
+                "1" if name == "vehicles_1" => "Selected".into(),
+                code => label(name, code).unwrap_or_else(|| panic!("{name} {code} has a label")),
+            };
+            assert_eq!(shown, want, "{name} of case {}", row[0]);
+        }
+        // Don't know and refused are user-missing; nothing else is.
+        for name in ["harassed", "vehicles_1"] {
+            let special = ["98", "99"].contains(&row[col(&main, name)].as_str());
+            specials += usize::from(special);
+            let flag = got[col(&saved, &format!("{name}_um"))].trim();
+            assert_eq!(
+                flag,
+                if special { "1" } else { "0" },
+                "{name} of case {}",
+                row[0]
+            );
+        }
+    }
+    assert!(specials >= 3, "the store has DK and RF cells ({specials})");
+
+    // Variable labels are the questions (DISPLAY DICTIONARY, as CSV).
+    let mut dictionary = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(output.as_bytes());
+    let labels: HashMap<String, String> = dictionary
+        .records()
+        .map(|r| r.expect("PSPP's CSV output parses"))
+        .filter(|r| r.len() > 3)
+        .map(|r| (r[0].to_string(), r[2].to_string()))
+        .collect();
+    for name in ["consent", "harassed", "hh_size"] {
+        assert_eq!(
+            labels.get(name).map(String::as_str),
+            var(name)["text"]["en"].as_str(),
+            "variable label of {name}"
+        );
+    }
+
+    // Texts with commas and quotes come back whole; dates are dates, and a
+    // date answered "don't know" is empty (system-missing).
+    let members = read_csv(&out.join("members.csv"));
+    let saved = read_csv(&out.join("check-members.csv"));
+    assert_eq!(saved.rows.len(), members.rows.len());
+    let names: HashSet<&str> = saved
+        .rows
+        .iter()
+        .map(|r| r[col(&saved, "name")].trim())
+        .collect();
+    assert!(names.contains("O'Brien, \"Jo\""), "{names:?}");
+    let contacts = read_csv(&out.join("contacts.csv"));
+    let saved = read_csv(&out.join("check-contacts.csv"));
+    assert_eq!(saved.rows.len(), contacts.rows.len());
+    let (date, saved_date) = (col(&contacts, "contact_date"), col(&saved, "contact_date"));
+    for (csv_row, pspp_row) in contacts.rows.iter().zip(&saved.rows) {
+        let cell = &csv_row[date];
+        let want = match cell.split('-').collect::<Vec<_>>()[..] {
+            [y, m, d] => format!("{m}/{d}/{y}"),
+            _ => String::new(),
+        };
+        assert_eq!(pspp_row[saved_date].trim(), want, "contact_date {cell}");
+    }
+    assert!(contacts.rows.iter().any(|r| r[date] == "98"));
+    let durations = read_csv(&out.join("check-durations.csv"));
+    assert_eq!(durations.rows.len(), 4);
+}
+
+/// Item ids SPSS or PSPP cannot take as names, and texts over SPSS's limits.
+fn awkward_instrument(label: &str) -> String {
+    format!(
+        "\
+id: awkward
+version: \"1\"
+title: {{en: Awkward}}
+languages: [en]
+default_language: en
+special_codes: {{dont_know: 98, refused: 99}}
+sections:
+  - id: s
+    title: {{en: S}}
+    items:
+      - id: to
+        type: single
+        text: {{en: '{label}'}}
+        options:
+          - {{code: 1, label: {{en: '{label}'}}}}
+          - {{code: 2, label: {{en: two}}}}
+      - id: _x
+        type: integer
+        text: {{en: x}}
+      - id: comment
+        type: text
+        text: {{en: any comment}}
+      - id: {long}
+        type: multiple
+        text: {{en: pick}}
+        options:
+          - {{code: 1, label: {{en: one}}}}
+          - {{code: 2, label: {{en: two}}}}
+      - id: by
+        type: date
+        text: {{en: when}}
+",
+        long = "x".repeat(70)
+    )
+}
+
+#[test]
+fn the_generated_spss_script_renames_what_spss_cannot_take() {
+    if !crate::util::have_pspp() {
+        return;
+    }
+    let dir = Dir::new();
+    let label = "Très \"long\" texte, ".repeat(20);
+    let inst = dir.write(
+        "awkward.yaml",
+        &awkward_instrument(&label.replace('\'', "''")),
+    );
+    let db = dir.join("cases.db");
+    let long = "x".repeat(70);
+    for answers in [
+        format!("to: 1\n_x: dk\ncomment: dk\n{long}: [1]\nby: rf\n"),
+        format!("to: 2\n_x: 4\ncomment: \"fine, thanks\"\n{long}: [2]\nby: 2020-02-02\n"),
+    ] {
+        run_script(&inst, &dir.write("answers.yaml", &answers), &db);
+    }
+    let out = dir.join("export");
+    export(&db, &out, &["--instrument", &inst.display().to_string()]).assert_code(0);
+    let script = std::fs::read_to_string(out.join("import.sps")).expect("import.sps");
+    assert!(
+        script.lines().all(|l| l.len() < 256),
+        "a line too long for SPSS"
+    );
+    // Run from a shell in the folder, as the header says.
+    let wrapper = out.join("check.sps");
+    std::fs::write(
+        &wrapper,
+        "INSERT FILE=\"import.sps\".\nGET FILE=\"main.sav\".\nDISPLAY DICTIONARY.\n\
+         SAVE TRANSLATE /OUTFILE=\"check-main.csv\" /TYPE=CSV /FIELDNAMES /REPLACE.\n",
+    )
+    .expect("check.sps");
+    let result = dir.join("result.csv");
+    let r = run(std::process::Command::new("pspp")
+        .arg("-o")
+        .arg(&result)
+        .arg("check.sps")
+        .current_dir(&out));
+    r.assert_code(0);
+    let output = std::fs::read_to_string(&result).expect("pspp wrote its output");
+    assert!(
+        !output.contains("warning:") && !output.contains("error:"),
+        "PSPP complained:\n{output}"
+    );
+    let saved = read_csv(&out.join("check-main.csv"));
+    let x64 = "x".repeat(64);
+    let x62 = format!("{}_2", "x".repeat(62));
+    for name in ["to_", "v_x", "comment_", "by_", &x64, &x62] {
+        assert!(
+            saved.header.iter().any(|h| h == name),
+            "no {name} in {:?}",
+            saved.header
+        );
+    }
+    assert_eq!(saved.rows.len(), 2);
+    // The question is cut to 255 bytes at a character boundary; a text
+    // answered DK keeps its code, declared user-missing.
+    let mut dictionary = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(output.as_bytes());
+    let rows: HashMap<String, csv::StringRecord> = dictionary
+        .records()
+        .map(|r| r.expect("PSPP's CSV output parses"))
+        .filter(|r| r.len() > 3)
+        .map(|r| (r[0].to_string(), r))
+        .collect();
+    let mut cut = 255;
+    while !label.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    assert_eq!(&rows["to_"][2], label[..cut].trim_end());
+    let comment_missing = rows["comment_"]
+        .iter()
+        .next_back()
+        .expect("a missing-values cell");
+    assert!(
+        comment_missing.contains("98") && comment_missing.contains("99"),
+        "{:?}",
+        rows["comment_"]
+    );
+    let comment = saved
+        .header
+        .iter()
+        .position(|h| h == "comment_")
+        .expect("comment_");
+    let texts: HashSet<&str> = saved.rows.iter().map(|r| r[comment].trim()).collect();
+    assert_eq!(texts, HashSet::from(["98", "fine, thanks"]));
+}
+
+/// A date column whose only cell is a don't-know code: R's `as.Date` without
+/// a format guesses one from the first non-empty cell and stops on "98".
+#[test]
+fn the_generated_r_script_reads_a_dont_know_date_as_na() {
+    if !crate::util::have_r_survey() {
+        return;
+    }
+    let dir = Dir::new();
+    let db = dir.join("cases.db");
+    run_script(&example(), &dir.write("odd.yaml", ODD_CELLS), &db);
+    let out = dir.join("export");
+    export(&db, &out, &[]).assert_code(0);
+    let contacts = read_csv(&out.join("contacts.csv"));
+    assert_eq!(contacts.rows.len(), 1);
+    let check = dir.write(
+        "check.R",
+        &format!(
+            "source({:?})\n\
+             d <- vicor_data$contacts$contact_date\n\
+             stopifnot(inherits(d, \"Date\"))\n\
+             cat(\"na\", is.na(d), \"\\n\")\n\
+             cat(\"birth\", format(vicor_data$members$birth_date), \"\\n\")\n",
+            out.join("import.R").display().to_string()
+        ),
+    );
+    let r = run(std::process::Command::new("Rscript").arg(&check));
+    r.assert_code(0);
+    assert!(r.stdout.contains("na TRUE"), "{}", r.stdout);
+    assert!(r.stdout.contains("birth 1970-05-05"), "{}", r.stdout);
 }
 
 #[test]

@@ -103,6 +103,23 @@ pub fn have_r_survey() -> bool {
     ok
 }
 
+/// True when GNU PSPP (Debian's `pspp`) is on this machine. In CI
+/// (`VICOR_REQUIRE_PSPP=1`) a missing PSPP is a failure, not a skip.
+pub fn have_pspp() -> bool {
+    let ok = Command::new("pspp")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok && std::env::var_os("VICOR_REQUIRE_PSPP").is_some() {
+        panic!("VICOR_REQUIRE_PSPP is set but pspp is not installed");
+    }
+    if !ok {
+        eprintln!("skipped: pspp (GNU PSPP, Debian package pspp) is not installed");
+    }
+    ok
+}
+
 /// The headless browser (Debian's `chromium`), when it is installed. In CI
 /// (`VICOR_REQUIRE_BROWSER=1`) a missing browser is a failure, not a skip.
 pub fn browser() -> Option<PathBuf> {

@@ -5,6 +5,7 @@
 //! A methodologist runs them as they are. Text from the instrument is quoted
 //! for each language so that no question text can break a script.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -194,7 +195,7 @@ vicor_data <- list()
                 VarType::Date => {
                     let _ = writeln!(
                         s,
-                        "d[[{col}]] <- as.Date(d[[{col}]])\nattr(d[[{col}]], \"label\") <- {text}"
+                        "d[[{col}]] <- as.Date(d[[{col}]], format = \"%Y-%m-%d\")\nattr(d[[{col}]], \"label\") <- {text}"
                     );
                 }
                 _ => {
@@ -387,11 +388,191 @@ fn stata_script(layout: &Layout, meta: &Meta) -> String {
     s
 }
 
-/// An SPSS string literal.
-fn spss_str(s: &str) -> String {
-    format!("\"{}\"", s.replace(['\n', '\r'], " ").replace('"', "\"\""))
+/// SPSS reads at most 256 characters of a line of a file run with INCLUDE
+/// (batch rules) and cuts the rest, and a quoted string cannot span lines:
+/// texts are written as quoted pieces of at most this many bytes, joined
+/// with `+` on continuation lines, and lists of names wrap before
+/// [`SPSS_LINE_BYTES`].
+const SPSS_PIECE_BYTES: usize = 80;
+/// Where a list of names wraps (a name is at most 64 bytes).
+const SPSS_LINE_BYTES: usize = 160;
+/// SPSS keeps 256 bytes of a variable label, PSPP 255.
+const SPSS_VARIABLE_LABEL_BYTES: usize = 255;
+/// SPSS keeps 120 bytes of a value label (and warns when cutting).
+const SPSS_VALUE_LABEL_BYTES: usize = 120;
+/// The longest variable name of SPSS and PSPP.
+const SPSS_NAME_BYTES: usize = 64;
+/// Words SPSS and PSPP never take as a variable name.
+const SPSS_RESERVED: [&str; 13] = [
+    "all", "and", "by", "eq", "ge", "gt", "le", "lt", "ne", "not", "or", "to", "with",
+];
+
+/// `s` cut to at most `max` bytes at a character boundary.
+fn cut_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
+/// An SPSS string of a text cut to `max_bytes` (the limit of the label it
+/// is), in quoted pieces joined by `+` so that no line grows too long.
+fn spss_str(s: &str, max_bytes: usize) -> String {
+    let clean = s.replace(['\n', '\r', '\t'], " ");
+    let mut rest = cut_bytes(&clean, max_bytes);
+    let mut pieces = Vec::new();
+    loop {
+        let piece = cut_bytes(rest, SPSS_PIECE_BYTES);
+        pieces.push(format!("\"{}\"", piece.replace('"', "\"\"")));
+        rest = &rest[piece.len()..];
+        if rest.is_empty() {
+            break;
+        }
+    }
+    pieces.join(" +\n    ")
+}
+
+/// Whether a line starting with `name` begins a new command in PSPP, even
+/// inside a command: `COMMENT` (from 4 letters) and `DOCUMENT` (from 3).
+/// PSPP silently drops a variable `comment` listed first on a line.
+fn starts_a_command(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    (name.len() >= 4 && "comment".starts_with(&name))
+        || (name.len() >= 3 && "document".starts_with(&name))
+}
+
+/// Whether SPSS takes `name` as a variable name as it is (the instrument's
+/// ids are lower-case ASCII letters, digits and `_`).
+fn is_spss_name(name: &str) -> bool {
+    name.len() <= SPSS_NAME_BYTES
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !SPSS_RESERVED.contains(&name.to_ascii_lowercase().as_str())
+        && !starts_a_command(name)
+}
+
+/// A name close to `wanted` that SPSS takes and `used` does not hold
+/// (case-insensitively, as SPSS compares names); it is added to `used`.
+fn fresh_spss_name(wanted: &str, used: &mut HashSet<String>) -> String {
+    let mut base: String = wanted
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if !base.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        base.insert(0, 'v');
+    }
+    if SPSS_RESERVED.contains(&base.to_ascii_lowercase().as_str()) || starts_a_command(&base) {
+        base.push('_');
+    }
+    let mut n = 1;
+    loop {
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!("_{n}")
+        };
+        let name = format!(
+            "{}{suffix}",
+            cut_bytes(&base, SPSS_NAME_BYTES - suffix.len())
+        );
+        if used.insert(name.to_ascii_lowercase()) {
+            return name;
+        }
+        n += 1;
+    }
+}
+
+/// The SPSS names of a file's columns: the CSV header where SPSS takes it,
+/// else a close name (`to` → `to_`, `_x` → `v_x`, cut at 64 bytes), all
+/// different.
+fn spss_names(columns: &[String]) -> Vec<String> {
+    let mut used: HashSet<String> = columns
+        .iter()
+        .filter(|c| is_spss_name(c))
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    columns
+        .iter()
+        .map(|c| {
+            if is_spss_name(c) {
+                c.clone()
+            } else {
+                fresh_spss_name(c, &mut used)
+            }
+        })
+        .collect()
+}
+
+/// Names separated by spaces, wrapped onto indented lines.
+fn spss_wrap<S: AsRef<str>>(names: &[S], indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for (i, n) in names.iter().enumerate() {
+        let n = n.as_ref();
+        if i > 0 {
+            if line + 1 + n.len() > SPSS_LINE_BYTES {
+                out.push('\n');
+                out.push_str(indent);
+                line = indent.len();
+            } else {
+                out.push(' ');
+                line += 1;
+            }
+        }
+        out.push_str(n);
+        line += n.len();
+    }
+    out
+}
+
+/// One `GET DATA` of a CSV file of the export, its columns as `(name,
+/// format)`; the command ends the line of its last column.
+fn spss_get_data(s: &mut String, file: &str, columns: &[(String, String)]) {
+    let _ = write!(
+        s,
+        "GET DATA /TYPE=TXT /FILE=\"{file}\" /ENCODING=\"UTF8\" /ARRANGEMENT=DELIMITED\n  \
+         /DELCASE=LINE /FIRSTCASE=2 /DELIMITERS=\",\" /QUALIFIER='\"'\n  /VARIABLES="
+    );
+    for (name, format) in columns {
+        let _ = write!(s, "\n  {name} {format}");
+    }
+    s.push_str(".\n");
+}
+
+/// How a date column is read first (see `spss_script`).
+const SPSS_DATE_AS_TEXT: &str = "A20";
+
+/// The SPSS input format of a column of a level's file.
+fn spss_format(layout: &Layout, level: &Level, column: usize) -> &'static str {
+    if column == 0 {
+        "A36"
+    } else if column < level.keys {
+        "F12.0"
+    } else if level.chain.is_empty() && column <= CASE_COLUMNS.len() {
+        "A64"
+    } else {
+        match variable_at(layout, level, column).map(|v| v.var_type) {
+            Some(VarType::Text | VarType::CodeList) => "A2000",
+            Some(VarType::Date) => SPSS_DATE_AS_TEXT,
+            Some(VarType::Decimal) => "F24.8",
+            _ => "F12.0",
+        }
+    }
+}
+
+/// The SPSS syntax file. Checked by running it in GNU PSPP (tests/export.rs)
+/// and kept to what SPSS accepts too: `GET DATA /TYPE=TXT`, labels, missing
+/// values, lines short enough for INCLUDE's batch rules, valid names.
+///
+/// Date cells hold `YYYY-MM-DD`, or the code of don't know or refused, which
+/// no date format reads without a warning: a date column is read as text
+/// under a scratch name, converted with `NUMBER(..., SDATE10)` where it is a
+/// date (its codes become system-missing, as in R and Stata), and the
+/// columns are put back in the file's order.
 fn spss_script(layout: &Layout, meta: &Meta) -> String {
     let inst = meta.instrument();
     let lang = inst.default_language.as_str();
@@ -399,94 +580,131 @@ fn spss_script(layout: &Layout, meta: &Meta) -> String {
     let _ = writeln!(
         s,
         "* Generated by vicor export: instrument {} ({} cases).\n\
-         * Reads every CSV of this folder with variable and value labels and saves\n\
-         * one .sav per file. First make this folder the working directory:\n\
-         *   CD \"path/to/export\".\n\
-         * Don't know and refused keep their codes and are declared user-missing.\n",
+         * Reads the CSV file of each level, the paradata and the durations with\n\
+         * variable and value labels, and saves one .sav per file beside them.\n\
+         * Run it with this folder as the working directory, in SPSS or PSPP:\n\
+         *   INSERT FILE=\"path/to/export/import.sps\" CD=YES ENCODING=\"UTF8\".\n\
+         * or from a shell:   cd path/to/export && pspp import.sps\n\
+         * (this file and the CSVs are UTF-8).\n\
+         * Don't know and refused keep their codes and are declared user-missing;\n\
+         * in date variables they are system-missing (the CSV keeps the code).",
         inst.id, meta.cases
     );
     for level in &layout.levels {
-        let _ = writeln!(
-            s,
-            "GET DATA /TYPE=TXT /FILE=\"{}\" /ENCODING=\"UTF8\" /ARRANGEMENT=DELIMITED\n  /DELCASE=LINE /FIRSTCASE=2 /DELIMITERS=\",\" /QUALIFIER='\"'\n  /VARIABLES=",
-            level.file()
-        );
-        for (i, c) in level.columns.iter().enumerate() {
-            let format = if i == 0 {
-                "A36".to_string()
-            } else if i < level.keys {
-                "F12.0".into()
-            } else if level.chain.is_empty() && i <= CASE_COLUMNS.len() {
-                "A64".into()
-            } else {
-                match variable_at(layout, level, i).map(|v| v.var_type) {
-                    Some(VarType::Text | VarType::CodeList) => "A2000".into(),
-                    Some(VarType::Date) => "SDATE10".into(),
-                    Some(VarType::Decimal) => "F24.8".into(),
-                    _ => "F12.0".into(),
-                }
-            };
-            let _ = writeln!(s, "  {c} {format}");
+        let names = spss_names(&level.columns);
+        for (c, n) in level.columns.iter().zip(&names).filter(|(c, n)| c != n) {
+            let _ = writeln!(
+                s,
+                "* Column {c} is read as {n}: SPSS or PSPP cannot take that name."
+            );
         }
-        s.push_str(".\n");
+        s.push('\n');
+        let mut used: HashSet<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        let mut columns = Vec::new();
+        let mut dates = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let format = spss_format(layout, level, i);
+            if format == SPSS_DATE_AS_TEXT {
+                let scratch = fresh_spss_name("vicor_date", &mut used);
+                dates.push((name.clone(), scratch.clone()));
+                columns.push((scratch, format.to_string()));
+            } else {
+                columns.push((name.clone(), format.to_string()));
+            }
+        }
+        spss_get_data(&mut s, &level.file(), &columns);
+        if !dates.is_empty() {
+            for (name, scratch) in &dates {
+                let _ = writeln!(
+                    s,
+                    "NUMERIC {name} (SDATE10).\n\
+                     IF (SUBSTR({scratch}, 5, 1) = \"-\") {name} = NUMBER({scratch}, SDATE10)."
+                );
+            }
+            let _ = writeln!(
+                s,
+                "MATCH FILES /FILE=* /KEEP=\n  {}.",
+                spss_wrap(&names, "  ")
+            );
+        }
         let mut var_labels = Vec::new();
         let mut value_labels = Vec::new();
         let mut missing = Vec::new();
+        let mut nominal = Vec::new();
         for &i in &level.variables {
             let v = &layout.variables[i];
+            let cols = &names[v.column..v.column + v.columns().len()];
             let text = label_text(v, lang);
-            let codes: Vec<String> = v
+            let mut codes: Vec<String> = v
                 .dont_know
                 .iter()
                 .chain(v.refused.iter())
                 .map(i64::to_string)
                 .collect();
-            let special_labels = || {
-                let mut out = Vec::new();
-                if let Some(d) = v.dont_know {
-                    out.push(format!("{d} \"Don't know\""));
-                }
-                if let Some(r) = v.refused {
-                    out.push(format!("{r} \"Refused\""));
-                }
-                out
+            codes.dedup();
+            let mut pairs: Vec<(i64, String)> = match v.var_type {
+                VarType::MultipleChoice => vec![(0, "Not selected".into()), (1, "Selected".into())],
+                VarType::Boolean => vec![(1, "True".into()), (0, "False".into())],
+                t if t.is_numeric() => v
+                    .labels
+                    .iter()
+                    .map(|l| (l.code, l.text.get(lang).to_string()))
+                    .collect(),
+                _ => Vec::new(),
             };
-            match v.var_type {
-                VarType::MultipleChoice => {
-                    let cols = v.columns();
-                    for (l, c) in v.labels.iter().zip(&cols) {
-                        var_labels.push(format!(
-                            "{c} {}",
-                            spss_str(&format!("{text}: {}", l.text.get(lang)))
-                        ));
-                    }
-                    let mut pairs = vec!["0 \"Not selected\"".to_string(), "1 \"Selected\"".into()];
-                    pairs.extend(special_labels());
-                    value_labels.push(format!("{} {}", cols.join(" "), pairs.join(" ")));
-                    if !codes.is_empty() {
-                        missing.push(format!("{} ({})", cols.join(" "), codes.join(", ")));
-                    }
+            if v.var_type == VarType::MultipleChoice {
+                for (l, c) in v.labels.iter().zip(cols) {
+                    var_labels.push(format!(
+                        "{c} {}",
+                        spss_str(
+                            &format!("{text}: {}", l.text.get(lang)),
+                            SPSS_VARIABLE_LABEL_BYTES
+                        )
+                    ));
                 }
-                _ => {
-                    var_labels.push(format!("{} {}", v.name, spss_str(&text)));
-                    let mut pairs: Vec<String> = v
-                        .labels
-                        .iter()
-                        .map(|l| format!("{} {}", l.code, spss_str(l.text.get(lang))))
-                        .collect();
-                    if v.var_type == VarType::Boolean {
-                        pairs = vec!["1 \"True\"".into(), "0 \"False\"".into()];
-                    }
-                    if v.var_type.is_numeric() {
-                        pairs.extend(special_labels());
-                        if !codes.is_empty() {
-                            missing.push(format!("{} ({})", v.name, codes.join(", ")));
-                        }
-                    }
-                    if !pairs.is_empty() {
-                        value_labels.push(format!("{} {}", v.name, pairs.join(" ")));
-                    }
+            } else {
+                var_labels.push(format!(
+                    "{} {}",
+                    cols[0],
+                    spss_str(&text, SPSS_VARIABLE_LABEL_BYTES)
+                ));
+            }
+            if !v.var_type.is_numeric() {
+                // A text answered DK or RF holds the code as text (a date's
+                // code is system-missing already).
+                if v.var_type == VarType::Text && !codes.is_empty() {
+                    let quoted: Vec<String> = codes.iter().map(|c| format!("\"{c}\"")).collect();
+                    missing.push(format!("{} ({})", cols[0], quoted.join(", ")));
                 }
+                continue;
+            }
+            // An option of the instrument with the code keeps its own label.
+            for (code, word) in [(v.dont_know, "Don't know"), (v.refused, "Refused")] {
+                if let Some(code) = code
+                    && !pairs.iter().any(|(c, _)| *c == code)
+                {
+                    pairs.push((code, word.into()));
+                }
+            }
+            let list = spss_wrap(cols, "  ");
+            if !pairs.is_empty() {
+                let pairs: Vec<String> = pairs
+                    .iter()
+                    .map(|(code, t)| format!("{code} {}", spss_str(t, SPSS_VALUE_LABEL_BYTES)))
+                    .collect();
+                value_labels.push(format!("{list}\n    {}", pairs.join("\n    ")));
+            }
+            if !codes.is_empty() {
+                missing.push(format!("{list} ({})", codes.join(", ")));
+            }
+            if matches!(
+                v.var_type,
+                VarType::Categorical
+                    | VarType::MultipleChoice
+                    | VarType::Boolean
+                    | VarType::RandomRow
+            ) {
+                nominal.extend(cols.iter().cloned());
             }
         }
         if !var_labels.is_empty() {
@@ -498,8 +716,49 @@ fn spss_script(layout: &Layout, meta: &Meta) -> String {
         if !missing.is_empty() {
             let _ = writeln!(s, "MISSING VALUES\n  {}.", missing.join("\n  /"));
         }
-        let _ = writeln!(s, "SAVE OUTFILE=\"{}.sav\".\n", level.id);
+        if !nominal.is_empty() {
+            let _ = writeln!(
+                s,
+                "VARIABLE LEVEL\n  {} (NOMINAL).",
+                spss_wrap(&nominal, "  ")
+            );
+        }
+        let _ = writeln!(s, "SAVE OUTFILE=\"{}.sav\".", level.id);
     }
+    let col = |n: &str, w: &str| (n.to_string(), w.to_string());
+    s.push('\n');
+    spss_get_data(
+        &mut s,
+        "paradata.csv",
+        &[
+            col("case_id", "A36"),
+            col("seq", "F12.0"),
+            col("kind", "A32"),
+            col("path", "A256"),
+            col("item", "A256"),
+            col("old_value", "A2000"),
+            col("new_value", "A2000"),
+            col("detail", "A2000"),
+            col("utc", "A40"),
+            col("monotonic_ns", "F20.0"),
+            col("enumerator", "A64"),
+        ],
+    );
+    s.push_str("SAVE OUTFILE=\"paradata.sav\".\n\n");
+    spss_get_data(
+        &mut s,
+        "durations.csv",
+        &[
+            col("case_id", "A36"),
+            col("first_utc", "A40"),
+            col("last_utc", "A40"),
+            col("elapsed_s", "F24.9"),
+            col("active_s", "F24.9"),
+            col("sessions", "F12.0"),
+            col("events", "F12.0"),
+        ],
+    );
+    s.push_str("SAVE OUTFILE=\"durations.sav\".\n");
     s
 }
 
@@ -512,6 +771,49 @@ mod tests {
         assert_eq!(r_str("a \"b\" \\ c\nd"), "\"a \\\"b\\\" \\\\ c\\nd\"");
         assert_eq!(stata_str("cost in $ `x'", 80), "`\"cost in \\$ 'x'\"'");
         assert_eq!(stata_str(&"é".repeat(100), 80).chars().count(), 84);
-        assert_eq!(spss_str("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(spss_str("say \"hi\"", 255), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn spss_labels_are_cut_to_their_limit_in_short_pieces() {
+        let long = "é\"".repeat(200);
+        let quoted = spss_str(&long, SPSS_VALUE_LABEL_BYTES);
+        let pieces: Vec<&str> = quoted.split(" +\n    ").collect();
+        assert!(pieces.len() > 1, "{quoted}");
+        assert!(pieces.iter().all(|p| p.len() <= 2 * SPSS_PIECE_BYTES + 2));
+        let text: String = pieces
+            .iter()
+            .map(|p| p[1..p.len() - 1].replace("\"\"", "\""))
+            .collect();
+        assert_eq!(text, cut_bytes(&long, SPSS_VALUE_LABEL_BYTES));
+        assert_eq!(text.len(), 120, "three bytes a pair, cut at a pair");
+        assert_eq!(cut_bytes("aé", 2), "a", "never inside a character");
+    }
+
+    #[test]
+    fn spss_names_are_valid_and_distinct() {
+        let long = "x".repeat(70);
+        let columns: Vec<String> = [
+            "case_id",
+            "to",
+            "to_",
+            "_x",
+            "v_x",
+            &long,
+            &format!("{long}y"),
+            "comment",
+            "doc",
+            "comments",
+        ]
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+        let names = spss_names(&columns);
+        assert_eq!(names[..3], ["case_id", "to__2", "to_"]);
+        assert_eq!(names[3..5], ["v_x_2", "v_x"]);
+        assert_eq!(names[5], "x".repeat(64));
+        assert_eq!(names[6], format!("{}_2", "x".repeat(62)));
+        assert_eq!(names[7..], ["comment_", "doc_", "comments"]);
+        assert!(names.iter().all(|n| is_spss_name(n)));
     }
 }
