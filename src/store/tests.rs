@@ -1003,6 +1003,36 @@ fn a_completed_case_is_packed_and_the_pack_follows_its_rows() {
 }
 
 #[test]
+fn a_case_whose_rows_do_not_read_still_completes_without_a_pack() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut store, id) = filled(&dir.path().join("s.db"), None);
+    store
+        .conn
+        .execute(
+            "INSERT INTO events (case_uuid, seq, kind, utc, monotonic_ns, enumerator)
+             VALUES (?1, 3, 'navigate', 'not a time', 1, 'e1')",
+            [id.key()],
+        )
+        .expect("a damaged event by hand");
+    store
+        .record(
+            &id,
+            &Change::event(EventKind::Complete, "e1", at(3)).with_status(CaseStatus::Completed),
+        )
+        .expect("the interview still completes");
+    assert_eq!(packed(&store, &id), None);
+    assert_eq!(
+        store.case(&id).expect("case").summary.status,
+        CaseStatus::Completed
+    );
+    // The readers report the damage, as before packs.
+    let err = store
+        .read_cases(&[id], ReadParts::default(), |_, _| Ok::<(), StoreError>(()))
+        .expect_err("refused");
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+}
+
+#[test]
 fn a_damaged_pack_is_reported_as_damage() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, id) = filled(&dir.path().join("s.db"), None);
