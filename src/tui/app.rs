@@ -265,6 +265,14 @@ impl<'i> App<'i> {
         }
     }
 
+    /// Shows that a selection was drawn again, over anything the move said:
+    /// the person to interview may have changed.
+    fn tell_redraw(&mut self, redrawn: Option<String>) {
+        if let Some(text) = redrawn {
+            self.message = Some((Tone::Warning, text));
+        }
+    }
+
     /// Commits and applies an update; false (with a message) when the store
     /// refused it, in which case nothing changed.
     fn commit(&mut self, update: Update) -> bool {
@@ -597,9 +605,11 @@ impl<'i> App<'i> {
         let confirm = s.pending.as_ref() == Some(&answer);
         match s.interview.answer(answer.clone(), confirm) {
             Ok(update) => {
+                let redrawn = strings::redrawn(&update, &self.language);
                 if self.commit(update) {
                     self.message = None;
                     self.next();
+                    self.tell_redraw(redrawn);
                 }
             }
             Err(Refusal::NeedsConfirmation(messages)) => {
@@ -809,9 +819,11 @@ impl<'i> App<'i> {
                     .map(|s| s.interview.answer(answer, true));
                 match result {
                     Some(Ok(u)) => {
+                        let redrawn = strings::redrawn(&u, &self.language);
                         let committed = self.commit(u);
                         if committed {
                             self.next();
+                            self.tell_redraw(redrawn);
                         }
                     }
                     Some(Err(r)) => {

@@ -51,6 +51,39 @@ pub struct Strings {
     pub outcomes: [&'static str; 6],
 }
 
+/// What the enumerator is told when an answer changed a roster so that a
+/// random selection was drawn again (or no row is eligible any more): the
+/// engine redraws on its own, and the person to interview may have changed.
+pub fn redrawn(update: &crate::interview::Update, language: &str) -> Option<String> {
+    use crate::interview::EventKind;
+    let redraw = update
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::RandomSelection && e.old.is_some())?;
+    let path = redraw.path.as_ref()?;
+    let old = redraw.old.as_deref().unwrap_or_default();
+    let new = update
+        .answers
+        .iter()
+        .find(|(p, _)| p == path)
+        .and_then(|(_, a)| a.as_ref())
+        .map(|a| a.to_string());
+    Some(match (new, language) {
+        (Some(new), "fr") => format!(
+            "La liste a changé : {path} a été tiré à nouveau, ligne {new} au lieu de la ligne {old}. Vérifiez qui interroger."
+        ),
+        (Some(new), _) => format!(
+            "The list changed, so {path} was drawn again: row {new} instead of row {old}. Check who to interview."
+        ),
+        (None, "fr") => format!(
+            "La liste a changé : plus aucune ligne n'est éligible pour {path} (c'était la ligne {old})."
+        ),
+        (None, _) => {
+            format!("The list changed: no row is eligible for {path} any more (it was row {old}).")
+        }
+    })
+}
+
 /// The languages the interface itself speaks.
 pub const LANGUAGES: &[&str] = &["en", "fr"];
 

@@ -10,7 +10,7 @@ use ratatui::backend::TestBackend;
 
 use crate::instrument::Instrument;
 use crate::interview::{Answer, CaseStatus, Interview, ItemPath, Outcome, Saved, Update};
-use crate::tui::app::{App, CaseRow, CaseStore, Opened, Screen, SelfCompletion};
+use crate::tui::app::{App, CaseRow, CaseStore, Opened, Screen, SelfCompletion, Tone};
 use crate::tui::draw::draw;
 use crate::tui::keys::Action;
 
@@ -386,4 +386,36 @@ fn meaningless_keys_give_a_hint() {
     send(&mut app, &[Action::Char('z')]);
     assert!(app.message.is_some());
     assert!(app.popup.is_none());
+}
+
+#[test]
+fn a_roster_correction_that_redraws_the_respondent_says_so() {
+    let mut app = at_household_size();
+    typed(&mut app, "2");
+    for (name, sex, born) in [("Ana", "2", "1980-04-02"), ("Ben", "1", "1975-01-01")] {
+        typed(&mut app, name);
+        typed(&mut app, sex);
+        typed(&mut app, born);
+    }
+    let respondent = |app: &App| {
+        app.session.as_ref().and_then(|s| {
+            s.interview
+                .answer_of(&ItemPath::parse("respondent").expect("a path"))
+                .cloned()
+        })
+    };
+    assert_eq!(current(&app), "vehicles");
+    assert_eq!(respondent(&app), Some(Answer::Int(1)));
+    // Ana's birth date was wrong: she is a child, so Ben must be drawn.
+    send(&mut app, &[Action::Back; 4]);
+    assert_eq!(current(&app), "members[1].birth_date");
+    for _ in 0.."1980-04-02".len() {
+        app.handle(Action::Backspace);
+    }
+    typed(&mut app, "2015-01-01");
+    assert_eq!(respondent(&app), Some(Answer::Int(2)));
+    let (tone, text) = app.message.clone().expect("the enumerator is told");
+    assert_eq!(tone, Tone::Warning);
+    assert!(text.contains("row 2 instead of row 1"), "{text}");
+    insta::assert_snapshot!("respondent_redrawn", screen(&app));
 }
