@@ -912,6 +912,18 @@ fn from_rows(store: &Store, id: &CaseId) -> Vec<EventRow> {
     rows
 }
 
+/// A `navigate` event written with SQL, past the store's checks.
+fn event_by_hand(store: &Store, id: &CaseId, seq: i64, utc: &str) {
+    store
+        .conn
+        .execute(
+            "INSERT INTO events (case_uuid, seq, kind, utc, monotonic_ns, enumerator)
+             VALUES (?1, ?2, 'navigate', ?3, 1, 'e1')",
+            params![id.key(), seq, utc],
+        )
+        .expect("an event by hand");
+}
+
 /// The number of events in the case's pack, if it has one.
 fn packed(store: &Store, id: &CaseId) -> Option<i64> {
     store
@@ -990,14 +1002,7 @@ fn a_completed_case_is_packed_and_the_pack_follows_its_rows() {
             [id.key()],
         )
         .expect("a stale pack planted");
-    store
-        .conn
-        .execute(
-            "INSERT INTO events (case_uuid, seq, kind, utc, monotonic_ns, enumerator)
-             VALUES (?1, 8, 'navigate', '2026-01-01T00:00:00Z', 1, 'e1')",
-            [id.key()],
-        )
-        .expect("an event by hand");
+    event_by_hand(&store, &id, 8, "2026-01-01T00:00:00Z");
     assert_eq!(packed(&store, &id), None, "the trigger drops it");
     assert_eq!(read_back(&store, &id).len(), 8);
 }
@@ -1006,14 +1011,7 @@ fn a_completed_case_is_packed_and_the_pack_follows_its_rows() {
 fn a_case_whose_rows_do_not_read_still_completes_without_a_pack() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, id) = filled(&dir.path().join("s.db"), None);
-    store
-        .conn
-        .execute(
-            "INSERT INTO events (case_uuid, seq, kind, utc, monotonic_ns, enumerator)
-             VALUES (?1, 3, 'navigate', 'not a time', 1, 'e1')",
-            [id.key()],
-        )
-        .expect("a damaged event by hand");
+    event_by_hand(&store, &id, 3, "not a time");
     store
         .record(
             &id,
