@@ -75,7 +75,7 @@ impl Walk {
         // they fill (roster rows may still grow them).
         let items = ctx.index.items.len();
         let mut walk = Walk {
-            path: Vec::with_capacity(items),
+            path: Vec::with_capacity(if positions { items } else { 0 }),
             relevant: FastSet::with_capacity_and_hasher(items, Default::default()),
             skipped: FastSet::with_capacity_and_hasher(items, Default::default()),
             computed: FastMap::default(),
