@@ -421,7 +421,11 @@ fn replicate(args: cli::ReplicateArgs) -> Outcome {
 fn merge(args: cli::MergeArgs) -> Outcome {
     let key = store_key(args.key_env.as_deref())?;
     let inputs: Vec<&std::path::Path> = args.dbs.iter().map(|p| p.as_path()).collect();
-    let report = vicor::store::merge(&args.out, &inputs, key.as_deref()).map_err(store_failure)?;
+    // The merged store's cases are replayed as they are packed, for the
+    // bundled instruments; cases of others are replayed by the export.
+    let replayer = vicor::export::replay::EngineReplayer::shared(bundled_instruments());
+    let report = vicor::store::merge_with(&args.out, &inputs, key.as_deref(), Some(replayer))
+        .map_err(store_failure)?;
     print!("{report}");
     if report.conflicts.is_empty() {
         return Ok(ExitCode::SUCCESS);
@@ -541,6 +545,18 @@ fn open_store(args: &cli::StoreArgs) -> Result<vicor::store::Store, Failure> {
     vicor::store::Store::open(&args.db, key.as_deref()).map_err(store_failure)
 }
 
+/// Opens the store of a command that interviews with `instrument`: each
+/// case is replayed as it is completed, so that an export need not replay
+/// it again (`export::replay`).
+fn open_interview_store(
+    args: &cli::StoreArgs,
+    instrument: &vicor::instrument::Instrument,
+) -> Result<vicor::store::Store, Failure> {
+    let key = store_key(args.key_env.as_deref())?;
+    let options = vicor::export::replay::EngineReplayer::store_options(vec![instrument.clone()]);
+    vicor::store::Store::open_with(&args.db, key.as_deref(), &options).map_err(store_failure)
+}
+
 /// The bundled default instrument: the victimization survey when it is
 /// there, else the example.
 fn default_instrument() -> std::path::PathBuf {
@@ -557,7 +573,7 @@ fn interview(args: cli::InterviewArgs) -> Outcome {
     use vicor::tui::{App, backend::StoreBackend};
     let path = args.file.clone().unwrap_or_else(default_instrument);
     let instrument = load_instrument(&path)?;
-    let mut store = open_store(&args.store)?;
+    let mut store = open_interview_store(&args.store, &instrument)?;
     let enumerator = args
         .enumerator
         .clone()
@@ -630,7 +646,7 @@ fn run_script(args: cli::RunArgs) -> Outcome {
             return print_problems(&rendered.join("\n"), &closing);
         }
     };
-    let mut store = open_store(&args.store)?;
+    let mut store = open_interview_store(&args.store, instrument)?;
     let mut session = CaseSession {
         store: &mut store,
         instrument,
@@ -1156,7 +1172,8 @@ fn simulate(args: cli::SimulateArgs) -> Outcome {
         ..Settings::default()
     };
     let db = args.out.join("cases.db");
-    let mut store = vicor::store::Store::open(&db, None).map_err(store_failure)?;
+    let options = vicor::export::replay::EngineReplayer::store_options(vec![instrument.clone()]);
+    let mut store = vicor::store::Store::open_with(&db, None, &options).map_err(store_failure)?;
     let start = std::time::Instant::now();
     let survey = simulate::run(&settings, &instrument, &mut store, &mut |done, total| {
         eprint!("\r  {done}/{total} interviews");

@@ -21,6 +21,7 @@
 
 mod codebook;
 pub mod layout;
+pub mod replay;
 mod scripts;
 mod tables;
 
@@ -393,45 +394,51 @@ impl CsvOut {
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
     {
-        let start = self.line.len();
-        let mut count = 0;
-        for field in fields {
-            if count > 0 {
-                self.line.push(b',');
-            }
-            push_field(&mut self.line, field.as_ref());
-            count += 1;
-        }
+        let count = push_line(&mut self.line, fields);
         let width = *self.width.get_or_insert(count);
         if width != count {
-            return Err(ExportError::Io {
-                path: self.path.clone(),
-                source: std::io::Error::other(format!(
-                    "a line of {count} fields under a header of {width} (a bug in vicor)"
-                )),
-            });
+            return Err(WrongWidth { count, width }.at(&self.path));
         }
-        // A line of one empty field would read back as an empty line.
-        if count == 1 && self.line.len() == start {
-            self.line.extend_from_slice(b"\"\"");
-        }
-        self.line.push(b'\n');
         if self.line.len() >= FLUSH_AT {
             self.flush()?;
         }
         Ok(())
     }
 
+    /// Appends lines built elsewhere (after the header).
+    pub fn append(&mut self, lines: &Lines) -> Result<(), ExportError> {
+        if self.width.is_some_and(|w| w != lines.width) {
+            let width = self.width.unwrap_or_default();
+            return Err(WrongWidth {
+                count: lines.width,
+                width,
+            }
+            .at(&self.path));
+        }
+        if self.line.len() + lines.bytes.len() < FLUSH_AT {
+            self.line.extend_from_slice(&lines.bytes);
+            return Ok(());
+        }
+        self.flush()?;
+        self.write(&lines.bytes)
+    }
+
     fn flush(&mut self) -> Result<(), ExportError> {
+        let line = std::mem::take(&mut self.line);
+        let written = self.write(&line);
+        self.line = line;
+        self.line.clear();
+        written
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ExportError> {
         use std::io::Write;
         self.file
-            .write_all(&self.line)
+            .write_all(bytes)
             .map_err(|source| ExportError::Io {
                 path: self.path.clone(),
                 source,
-            })?;
-        self.line.clear();
-        Ok(())
+            })
     }
 
     pub fn finish(mut self) -> Result<(), ExportError> {
@@ -441,6 +448,89 @@ impl CsvOut {
             source,
         })
     }
+}
+
+/// CSV lines of a known width built in memory, for [`CsvOut::append`]: the
+/// export renders batches of cases on several threads and one thread writes
+/// them in order.
+pub(crate) struct Lines {
+    pub bytes: Vec<u8>,
+    width: usize,
+    /// Lines in `bytes`.
+    pub rows: usize,
+}
+
+impl Lines {
+    pub fn new(width: usize) -> Lines {
+        Lines {
+            bytes: Vec::new(),
+            width,
+            rows: 0,
+        }
+    }
+
+    pub fn row<I, T>(&mut self, fields: I) -> Result<(), WrongWidth>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        let count = push_line(&mut self.bytes, fields);
+        if count != self.width {
+            return Err(WrongWidth {
+                count,
+                width: self.width,
+            });
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.rows = 0;
+    }
+}
+
+/// A line with another number of fields than its header: a bug in vicor.
+#[derive(Debug)]
+pub(crate) struct WrongWidth {
+    count: usize,
+    width: usize,
+}
+
+impl WrongWidth {
+    pub fn at(&self, path: &Path) -> ExportError {
+        ExportError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "a line of {} fields under a header of {} (a bug in vicor)",
+                self.count, self.width
+            )),
+        }
+    }
+}
+
+/// Appends one CSV line to `out`; the number of fields.
+fn push_line<I, T>(out: &mut Vec<u8>, fields: I) -> usize
+where
+    I: IntoIterator<Item = T>,
+    T: AsRef<[u8]>,
+{
+    let start = out.len();
+    let mut count = 0;
+    for field in fields {
+        if count > 0 {
+            out.push(b',');
+        }
+        push_field(out, field.as_ref());
+        count += 1;
+    }
+    // A line of one empty field would read back as an empty line.
+    if count == 1 && out.len() == start {
+        out.extend_from_slice(b"\"\"");
+    }
+    out.push(b'\n');
+    count
 }
 
 /// Whether a field holds a comma, a quote or a line break. All four are

@@ -20,13 +20,13 @@ use crate::instrument::hash::FastSet;
 use crate::instrument::model::Node;
 use crate::interview::walk::{Replay, Walk};
 use crate::interview::{Answer, ItemPath, RowKey};
-use crate::store::session::{engine_answers, interview_date};
+use crate::store::session::{engine_answers, from_stored, interview_date};
 use crate::store::{
-    CaseId, CaseSummary, EventKind, EventRow, NoteRow, ReadParts, Store, StoreError,
+    CaseId, CaseRows, CaseSummary, EventKind, EventRow, ReadParts, Store, StoreError,
 };
 
 use super::layout::{Layout, VarType};
-use super::{CsvOut, ExportError, csv_file};
+use super::{CsvOut, ExportError, Lines, csv_file};
 
 /// Rows written per file.
 pub struct Counts {
@@ -66,10 +66,11 @@ pub const NOTE_COLUMNS: [&str; 6] = ["case_id", "seq", "path", "text", "enumerat
 
 /// Writes the data files of `cases`.
 ///
-/// Two threads share the work: this one reads the store (where SQLCipher
-/// decrypts) and writes the paradata, durations and notes; a worker parses
-/// each case's answers, walks it through the engine and writes the files of
-/// the levels. Cases keep their order in every file.
+/// This thread reads the store (where SQLCipher decrypts) and hands the
+/// cases over in batches, in turn, to [`FORMATTERS`] threads; each rebuilds
+/// its cases through the engine and turns them into CSV lines, and a writer
+/// takes the batches back in the same turn, so cases keep their order in
+/// every file.
 pub fn write(
     store: &Store,
     cases: &[CaseSummary],
@@ -78,86 +79,176 @@ pub fn write(
     dir: &Path,
     include_pii: bool,
 ) -> Result<Counts, ExportError> {
-    let mut microdata = Microdata::create(layout, dir)?;
-    let mut paradata = Paradata::create(dir, include_pii)?;
+    let files = Files::create(layout, dir, include_pii)?;
     let pii: FastSet<&str> = layout.left_out.iter().map(String::as_str).collect();
     // One index per instrument version, not one per case.
     let replays: HashMap<&str, Replay> = by_hash
         .iter()
         .map(|(hash, instrument)| (hash.as_str(), Replay::new(instrument)))
         .collect();
-    let tz = TimeZone::system();
+    let shared = Shared {
+        cases,
+        replays: &replays,
+        layout,
+        pii: &pii,
+        tz: TimeZone::system(),
+        dir,
+        include_pii,
+    };
     let ids: Vec<CaseId> = cases.iter().map(|c| c.id).collect();
     let parts = ReadParts { notes: include_pii };
-    let (read, rebuilt) = std::thread::scope(|scope| {
-        let (send, receive) = std::sync::mpsc::sync_channel::<(usize, StoredAnswers)>(CHANNEL);
-        // The answers' buffers go back to the reader to be filled again:
-        // freeing on one thread what another allocated is slow in glibc.
-        let (give_back, spare) = std::sync::mpsc::sync_channel::<StoredAnswers>(CHANNEL);
-        let worker = std::thread::Builder::new()
-            .name("export-walk".into())
-            .spawn_scoped(scope, || -> Result<(), ExportError> {
-                let give_back = give_back;
-                for (i, stored) in receive {
-                    let summary = &cases[i];
-                    let replay = replays
-                        .get(summary.instrument.hash.as_str())
-                        .expect("every case was matched to an instrument");
-                    microdata.case(replay, summary, &stored, layout, &tz)?;
-                    // A full channel or a finished reader: drop it here.
-                    let _ = give_back.try_send(stored);
+    let (read, written) = std::thread::scope(|scope| {
+        // Spent batches go back to the reader to be filled again: freeing on
+        // one thread what another allocated is slow in glibc.
+        let (give_back, spent) = std::sync::mpsc::channel::<Batch>();
+        let mut to_formatters = Vec::new();
+        let mut from_formatters = Vec::new();
+        let mut recycle = Vec::new();
+        for k in 0..FORMATTERS {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(IN_FLIGHT);
+            let (done, rendered) =
+                std::sync::mpsc::sync_channel::<Result<Rendered, ExportError>>(IN_FLIGHT);
+            let (reuse, reusable) = std::sync::mpsc::sync_channel::<Rendered>(IN_FLIGHT);
+            let give_back = give_back.clone();
+            let shared = &shared;
+            let spawned = std::thread::Builder::new()
+                .name(format!("export-format-{k}"))
+                .spawn_scoped(scope, move || {
+                    let mut formatter = Formatter::new(shared);
+                    for batch in receive {
+                        let mut out = reusable
+                            .try_recv()
+                            .unwrap_or_else(|_| Rendered::new(shared.layout));
+                        let result = formatter.batch(&batch, &mut out).map(|()| out);
+                        let failed = result.is_err();
+                        // A closed channel: the writer stopped; so do we.
+                        if done.send(result).is_err() || failed {
+                            return;
+                        }
+                        let _ = give_back.send(batch);
+                    }
+                });
+            if let Err(source) = spawned {
+                let io = ExportError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                };
+                return (Err(Stop::Export(io)), None);
+            }
+            to_formatters.push(send);
+            from_formatters.push(rendered);
+            recycle.push(reuse);
+        }
+        drop(give_back);
+        let writer = std::thread::Builder::new()
+            .name("export-write".into())
+            .spawn_scoped(scope, move || -> Result<Files, ExportError> {
+                let mut files = files;
+                // Batch n came from formatter n % FORMATTERS.
+                for n in 0.. {
+                    let k = n % FORMATTERS;
+                    let Ok(rendered) = from_formatters[k].recv() else {
+                        break;
+                    };
+                    let mut rendered = rendered?;
+                    files.append(&rendered)?;
+                    rendered.clear();
+                    let _ = recycle[k].try_send(rendered);
                 }
-                Ok(())
+                Ok(files)
             });
-        let worker = match worker {
+        let writer = match writer {
             Ok(w) => w,
             Err(source) => {
                 let io = ExportError::Io {
                     path: dir.to_path_buf(),
                     source,
                 };
-                return (Err(Stop::Export(io)), Ok(()));
+                return (Err(Stop::Export(io)), None);
             }
         };
-        let read = store.read_cases(&ids, parts, |i, stored| -> Result<(), Stop> {
-            let answers =
-                std::mem::replace(&mut stored.answers, spare.try_recv().unwrap_or_default());
-            send.send((i, answers)).map_err(|_| Stop::Worker)?;
-            paradata.case(&cases[i], stored.events(), stored.notes(), &pii)?;
+        let mut pool: Vec<CaseRows> = Vec::new();
+        let mut batch = Batch::new();
+        let mut sent = 0;
+        let mut read = store.read_cases(&ids, parts, |i, rows| -> Result<(), Stop> {
+            if pool.is_empty() {
+                while let Ok(mut old) = spent.try_recv() {
+                    pool.extend(old.cases.drain(..).map(|(_, rows)| rows));
+                }
+            }
+            let rows = std::mem::replace(rows, pool.pop().unwrap_or_default());
+            batch.cases.push((i, rows));
+            if batch.cases.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Batch::new());
+                to_formatters[sent % FORMATTERS]
+                    .send(full)
+                    .map_err(|_| Stop::Worker)?;
+                sent += 1;
+            }
             Ok(())
         });
-        drop(send);
-        let rebuilt = match worker.join() {
-            Ok(r) => r,
+        if read.is_ok() && !batch.cases.is_empty() {
+            read = to_formatters[sent % FORMATTERS]
+                .send(batch)
+                .map_err(|_| Stop::Worker);
+        }
+        drop(to_formatters);
+        let written = match writer.join() {
+            Ok(w) => Some(w),
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        (read, rebuilt)
+        (read, written)
     });
-    // A failed worker stops the reader; its error is the one to report.
-    rebuilt?;
-    match read {
-        Ok(()) => {}
-        Err(Stop::Export(e)) => return Err(e),
-        Err(Stop::Worker) => unreachable!("the worker stops early only with an error"),
-    }
-    let levels = microdata.finish()?;
-    let (events, notes) = paradata.finish()?;
-    Ok(Counts {
-        levels,
-        events,
-        notes,
-    })
+    // A failed formatter or writer stops the reader; its error is the one
+    // to report.
+    let files = match (read, written) {
+        (Err(Stop::Export(e)), _) => return Err(e),
+        (_, Some(Err(e))) => return Err(e),
+        (Ok(()), Some(Ok(files))) => files,
+        (Err(Stop::Worker), _) | (Ok(()), None) => {
+            unreachable!("the writer stops early only with an error")
+        }
+    };
+    files.finish()
 }
 
-/// Cases in flight between the reader and the worker.
-const CHANNEL: usize = 256;
+/// Cases handed to a formatter at once.
+const BATCH: usize = 64;
 
-type StoredAnswers = Vec<(String, crate::store::StoredAnswer)>;
+/// Threads turning cases into lines.
+const FORMATTERS: usize = 2;
+
+/// Batches in flight between two threads.
+const IN_FLIGHT: usize = 2;
+
+/// What every formatter reads.
+struct Shared<'a> {
+    cases: &'a [CaseSummary],
+    replays: &'a HashMap<&'a str, Replay<'a>>,
+    layout: &'a Layout,
+    pii: &'a FastSet<&'a str>,
+    tz: TimeZone,
+    dir: &'a Path,
+    include_pii: bool,
+}
+
+/// Consecutive cases read from the store, with their positions in `cases`.
+struct Batch {
+    cases: Vec<(usize, CaseRows)>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            cases: Vec::with_capacity(BATCH),
+        }
+    }
+}
 
 /// Why the reader stopped.
 enum Stop {
     Export(ExportError),
-    /// The worker is gone (it failed; its error is reported).
+    /// A formatter or the writer is gone (it failed; its error is reported).
     Worker,
 }
 
@@ -167,90 +258,223 @@ impl From<StoreError> for Stop {
     }
 }
 
-impl From<ExportError> for Stop {
-    fn from(e: ExportError) -> Stop {
-        Stop::Export(e)
+/// The lines of one batch, file by file.
+struct Rendered {
+    levels: Vec<Lines>,
+    paradata: Lines,
+    durations: Lines,
+    notes: Lines,
+}
+
+impl Rendered {
+    fn new(layout: &Layout) -> Rendered {
+        Rendered {
+            levels: layout
+                .levels
+                .iter()
+                .map(|l| Lines::new(l.columns.len()))
+                .collect(),
+            paradata: Lines::new(PARADATA_COLUMNS.len()),
+            durations: Lines::new(DURATION_COLUMNS.len()),
+            notes: Lines::new(NOTE_COLUMNS.len()),
+        }
+    }
+
+    fn clear(&mut self) {
+        for l in &mut self.levels {
+            l.clear();
+        }
+        self.paradata.clear();
+        self.durations.clear();
+        self.notes.clear();
     }
 }
 
-/// The files of the levels and their row counts.
-struct Microdata {
-    levels: Vec<CsvOut>,
-    rows: Vec<usize>,
+/// One formatter's buffers for the number cells of a line.
+struct Formatter<'a> {
+    shared: &'a Shared<'a>,
+    id: String,
+    seq: String,
+    ns: String,
 }
 
-impl Microdata {
-    fn create(layout: &Layout, dir: &Path) -> Result<Microdata, ExportError> {
+impl<'a> Formatter<'a> {
+    fn new(shared: &'a Shared<'a>) -> Formatter<'a> {
+        Formatter {
+            shared,
+            id: String::new(),
+            seq: String::new(),
+            ns: String::new(),
+        }
+    }
+
+    fn batch(&mut self, batch: &Batch, out: &mut Rendered) -> Result<(), ExportError> {
+        for (i, rows) in &batch.cases {
+            let summary = &self.shared.cases[*i];
+            self.paradata(summary, rows, out)?;
+            let replay = self
+                .shared
+                .replays
+                .get(summary.instrument.hash.as_str())
+                .expect("every case was matched to an instrument");
+            let levels = rebuild(replay, summary, rows, self.shared)?;
+            for (level, level_rows) in levels.into_iter().enumerate() {
+                let lines = &mut out.levels[level];
+                for cells in level_rows.into_values() {
+                    lines.row(&cells).map_err(|w| {
+                        w.at(&self
+                            .shared
+                            .dir
+                            .join(self.shared.layout.levels[level].file()))
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One case's paradata, duration and notes.
+    fn paradata(
+        &mut self,
+        summary: &CaseSummary,
+        rows: &CaseRows,
+        out: &mut Rendered,
+    ) -> Result<(), ExportError> {
+        let wrong = |file: &str| {
+            let path = self.shared.dir.join(file);
+            move |w: super::WrongWidth| w.at(&path)
+        };
+        self.id.clear();
+        write!(self.id, "{}", summary.id).expect("writing to a String");
+        let events = rows.events();
+        for e in events {
+            let cells = paradata_row(&self.id, e, self.shared.pii, &mut self.seq, &mut self.ns);
+            out.paradata.row(cells).map_err(wrong("paradata.csv"))?;
+        }
+        out.durations
+            .row(duration_row(&self.id, events))
+            .map_err(wrong("durations.csv"))?;
+        if self.shared.include_pii {
+            for note in rows.notes() {
+                self.seq.clear();
+                write!(self.seq, "{}", note.seq).expect("writing to a String");
+                out.notes
+                    .row([
+                        self.id.as_str(),
+                        &self.seq,
+                        note.path.as_deref().unwrap_or_default(),
+                        &note.text,
+                        &note.enumerator,
+                        &note.utc,
+                    ])
+                    .map_err(wrong("notes.csv"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One case's rows, per level: from its stored replay when that is
+/// current, else rebuilt through the engine.
+fn rebuild(
+    replay: &Replay,
+    summary: &CaseSummary,
+    rows: &CaseRows,
+    shared: &Shared,
+) -> Result<Vec<LevelRows>, ExportError> {
+    let stored = &rows.answers;
+    let today = interview_date(summary.created_utc, &shared.tz);
+    let replayed = rows
+        .replay()
+        .and_then(|bytes| super::replay::decode(bytes, &summary.instrument.hash, today));
+    // The replay was made from these very answers (a change drops it), so
+    // they all read; should one not, the walk below reports it.
+    if let Some(replayed) = replayed
+        && stored
+            .iter()
+            .all(|(path, _)| ItemPath::split(path, &mut Vec::new()).is_some())
+    {
+        let case = ReplayedCase {
+            instrument: replay.instrument(),
+            replayed: &replayed,
+            answers: stored,
+        };
+        return Ok(case_rows(&case, summary, shared.layout));
+    }
+    let (answers, unreadable) = engine_answers(stored.iter().map(|(p, a)| (p, a)));
+    if !unreadable.is_empty() {
+        return Err(ExportError::Unreadable {
+            case: summary.id.to_string(),
+            paths: unreadable.join(", "),
+        });
+    }
+    let walk = replay.relevance(&answers, today);
+    let case = Case {
+        instrument: replay.instrument(),
+        walk: &walk,
+        answers: &answers,
+    };
+    Ok(case_rows(&case, summary, shared.layout))
+}
+
+/// A case read with its stored replay (see [`super::replay`]).
+struct ReplayedCase<'a> {
+    instrument: &'a Instrument,
+    replayed: &'a super::replay::Replayed,
+    answers: &'a [(String, crate::store::StoredAnswer)],
+}
+
+impl Rebuilt for ReplayedCase<'_> {
+    fn instrument(&self) -> &Instrument {
+        self.instrument
+    }
+
+    fn relevant(&self, each: &mut dyn FnMut(&str, &[i64], &Answer)) {
+        let mut keys = Vec::new();
+        for (path, answer) in self.answers {
+            if self.replayed.off_path.contains(path) {
+                continue;
+            }
+            if let Some(item) = ItemPath::split(path, &mut keys) {
+                each(item, &keys, &from_stored(answer));
+            }
+        }
+    }
+
+    fn computed(&self, each: &mut dyn FnMut(&str, &[i64], &str)) {
+        for (item, keys, cell) in &self.replayed.computed {
+            each(item, keys, cell);
+        }
+    }
+
+    fn roster_rows(&self, outer: &[RowKey], roster: &str) -> Vec<i64> {
+        self.replayed
+            .rows
+            .get(&(outer.to_vec(), roster.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// The data files and their row counts.
+struct Files {
+    levels: Vec<CsvOut>,
+    level_rows: Vec<usize>,
+    paradata: CsvOut,
+    durations: CsvOut,
+    notes: Option<CsvOut>,
+    events: usize,
+    notes_written: usize,
+}
+
+impl Files {
+    fn create(layout: &Layout, dir: &Path, include_pii: bool) -> Result<Files, ExportError> {
         let mut levels = Vec::new();
         for level in &layout.levels {
             let mut out = csv_file(dir, &level.file())?;
             out.row(&level.columns)?;
             levels.push(out);
         }
-        Ok(Microdata {
-            levels,
-            rows: vec![0; layout.levels.len()],
-        })
-    }
-
-    /// Rebuilds one case through the engine and writes its rows.
-    fn case(
-        &mut self,
-        replay: &Replay,
-        summary: &CaseSummary,
-        stored: &StoredAnswers,
-        layout: &Layout,
-        tz: &TimeZone,
-    ) -> Result<(), ExportError> {
-        let (answers, unreadable) = engine_answers(stored.iter().map(|(p, a)| (p, a)));
-        if !unreadable.is_empty() {
-            return Err(ExportError::Unreadable {
-                case: summary.id.to_string(),
-                paths: unreadable.join(", "),
-            });
-        }
-        let walk = replay.relevance(&answers, interview_date(summary.created_utc, tz));
-        let case = Case {
-            instrument: replay.instrument(),
-            walk: &walk,
-            answers: &answers,
-        };
-        self.rows(case_rows(&case, summary, layout))
-    }
-
-    fn rows(&mut self, rows: Vec<BTreeMap<Vec<i64>, Vec<String>>>) -> Result<(), ExportError> {
-        for (level, level_rows) in rows.into_iter().enumerate() {
-            self.rows[level] += level_rows.len();
-            for cells in level_rows.into_values() {
-                self.levels[level].row(&cells)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<Vec<usize>, ExportError> {
-        for f in self.levels {
-            f.finish()?;
-        }
-        Ok(self.rows)
-    }
-}
-
-/// The paradata, durations and notes files, their row counts, and buffers
-/// for the number cells of a line.
-struct Paradata {
-    paradata: CsvOut,
-    durations: CsvOut,
-    notes: Option<CsvOut>,
-    events: usize,
-    notes_written: usize,
-    id: String,
-    seq: String,
-    ns: String,
-}
-
-impl Paradata {
-    fn create(dir: &Path, include_pii: bool) -> Result<Paradata, ExportError> {
         let mut paradata = csv_file(dir, "paradata.csv")?;
         paradata.row(PARADATA_COLUMNS)?;
         let mut durations = csv_file(dir, "durations.csv")?;
@@ -262,60 +486,46 @@ impl Paradata {
         } else {
             None
         };
-        Ok(Paradata {
+        Ok(Files {
+            level_rows: vec![0; levels.len()],
+            levels,
             paradata,
             durations,
             notes,
             events: 0,
             notes_written: 0,
-            id: String::new(),
-            seq: String::new(),
-            ns: String::new(),
         })
     }
 
-    /// Writes one case's paradata, duration and notes.
-    fn case(
-        &mut self,
-        summary: &CaseSummary,
-        events: &[EventRow],
-        notes: &[NoteRow],
-        pii: &FastSet<&str>,
-    ) -> Result<(), ExportError> {
-        self.id.clear();
-        write!(self.id, "{}", summary.id).expect("writing to a String");
-        for e in events {
-            let cells = paradata_row(&self.id, e, pii, &mut self.seq, &mut self.ns);
-            self.paradata.row(cells)?;
+    fn append(&mut self, r: &Rendered) -> Result<(), ExportError> {
+        for (level, lines) in r.levels.iter().enumerate() {
+            self.levels[level].append(lines)?;
+            self.level_rows[level] += lines.rows;
         }
-        self.events += events.len();
-        self.durations.row(duration_row(&self.id, events))?;
+        self.paradata.append(&r.paradata)?;
+        self.events += r.paradata.rows;
+        self.durations.append(&r.durations)?;
         if let Some(n) = self.notes.as_mut() {
-            for note in notes {
-                self.seq.clear();
-                write!(self.seq, "{}", note.seq).expect("writing to a String");
-                n.row([
-                    self.id.as_str(),
-                    &self.seq,
-                    note.path.as_deref().unwrap_or_default(),
-                    &note.text,
-                    &note.enumerator,
-                    &note.utc,
-                ])?;
-                self.notes_written += 1;
-            }
+            n.append(&r.notes)?;
+            self.notes_written += r.notes.rows;
         }
         Ok(())
     }
 
-    /// Closes the files; the events and notes written.
-    fn finish(self) -> Result<(usize, usize), ExportError> {
+    fn finish(self) -> Result<Counts, ExportError> {
+        for f in self.levels {
+            f.finish()?;
+        }
         self.paradata.finish()?;
         self.durations.finish()?;
         if let Some(n) = self.notes {
             n.finish()?;
         }
-        Ok((self.events, self.notes_written))
+        Ok(Counts {
+            levels: self.level_rows,
+            events: self.events,
+            notes: self.notes_written,
+        })
     }
 }
 
@@ -331,11 +541,12 @@ pub struct Case<'a> {
 /// the tests also read an [`Interview`](crate::interview::Interview)).
 pub trait Rebuilt {
     fn instrument(&self) -> &Instrument;
-    /// The answers relevant on the path, in path order (as
-    /// `Interview::relevant_answers`).
-    fn relevant(&self, each: &mut dyn FnMut(&ItemPath, &Answer));
-    /// The values of the relevant computed variables.
-    fn computed(&self, each: &mut dyn FnMut(&ItemPath, &Value));
+    /// The answers relevant on the path (as `Interview::relevant_answers`),
+    /// each with its item and row keys.
+    fn relevant(&self, each: &mut dyn FnMut(&str, &[i64], &Answer));
+    /// The values of the relevant computed variables, as cells, each with
+    /// its item and row keys.
+    fn computed(&self, each: &mut dyn FnMut(&str, &[i64], &str));
     /// Row keys of a relevant roster instance (as `Interview::roster_rows`).
     fn roster_rows(&self, outer: &[RowKey], roster: &str) -> Vec<i64>;
 }
@@ -345,17 +556,17 @@ impl Rebuilt for Case<'_> {
         self.instrument
     }
 
-    fn relevant(&self, each: &mut dyn FnMut(&ItemPath, &Answer)) {
+    fn relevant(&self, each: &mut dyn FnMut(&str, &[i64], &Answer)) {
         for (path, answer) in self.answers {
             if self.walk.relevant.contains(path) {
-                each(path, answer);
+                each(&path.item, &row_keys(path), answer);
             }
         }
     }
 
-    fn computed(&self, each: &mut dyn FnMut(&ItemPath, &Value)) {
+    fn computed(&self, each: &mut dyn FnMut(&str, &[i64], &str)) {
         for (path, value) in &self.walk.computed {
-            each(path, value);
+            each(&path.item, &row_keys(path), &value_cell(value));
         }
     }
 
@@ -367,6 +578,9 @@ impl Rebuilt for Case<'_> {
             .unwrap_or_default()
     }
 }
+
+/// The rows of one level of one case, keyed by their roster row keys.
+pub type LevelRows = BTreeMap<Vec<i64>, Vec<String>>;
 
 /// The rows of one case, per level, keyed by their roster row keys.
 pub fn case_rows(
@@ -394,12 +608,11 @@ pub fn case_rows(
     for section in &case.instrument().sections {
         roster_rows(case, &section.nodes, &mut outer, layout, &id, &mut rows);
     }
-    case.relevant(&mut |path, answer| {
-        let Some(var) = layout.variable(&path.item) else {
+    case.relevant(&mut |item, keys, answer| {
+        let Some(var) = layout.variable(item) else {
             return; // a note, or an item left out as personal data
         };
-        let keys: Vec<i64> = path.rows.iter().map(|r| r.key).collect();
-        let cells = row_for(&mut rows, layout, var.level, &id, &keys);
+        let cells = row_for(&mut rows, layout, var.level, &id, keys);
         match (answer, var.var_type) {
             (Answer::Codes(codes), VarType::MultipleChoice) => {
                 for (i, label) in var.labels.iter().enumerate() {
@@ -430,15 +643,19 @@ pub fn case_rows(
             (a, _) => cells[var.column] = answer_cell(a),
         }
     });
-    case.computed(&mut |path, value| {
-        let Some(var) = layout.variable(&path.item) else {
+    case.computed(&mut |item, keys, value| {
+        let Some(var) = layout.variable(item) else {
             return;
         };
-        let keys: Vec<i64> = path.rows.iter().map(|r| r.key).collect();
-        let cells = row_for(&mut rows, layout, var.level, &id, &keys);
-        cells[var.column] = value_cell(value);
+        let cells = row_for(&mut rows, layout, var.level, &id, keys);
+        cells[var.column] = value.to_string();
     });
     rows
+}
+
+/// The row keys of a path, outermost first.
+fn row_keys(path: &ItemPath) -> Vec<i64> {
+    path.rows.iter().map(|r| r.key).collect()
 }
 
 fn special_code(instrument: &Instrument, answer: &Answer) -> i64 {
@@ -510,7 +727,7 @@ fn answer_cell(answer: &Answer) -> String {
     }
 }
 
-fn value_cell(value: &Value) -> String {
+pub(super) fn value_cell(value: &Value) -> String {
     match value {
         Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
         Value::Int(i) => i.to_string(),
@@ -629,15 +846,15 @@ mod tests {
             Interview::instrument(self)
         }
 
-        fn relevant(&self, each: &mut dyn FnMut(&ItemPath, &Answer)) {
+        fn relevant(&self, each: &mut dyn FnMut(&str, &[i64], &Answer)) {
             for (path, answer) in self.relevant_answers() {
-                each(&path, &answer);
+                each(&path.item, &row_keys(&path), &answer);
             }
         }
 
-        fn computed(&self, each: &mut dyn FnMut(&ItemPath, &Value)) {
+        fn computed(&self, each: &mut dyn FnMut(&str, &[i64], &str)) {
             for (path, value) in Interview::computed(self) {
-                each(&path, &value);
+                each(&path.item, &row_keys(&path), &value_cell(&value));
             }
         }
 
@@ -657,8 +874,7 @@ mod tests {
         dir: &Path,
         include_pii: bool,
     ) -> Counts {
-        let mut microdata = Microdata::create(layout, dir).expect("files");
-        let mut paradata = Paradata::create(dir, include_pii).expect("files");
+        let mut files = Files::create(layout, dir, include_pii).expect("files");
         let pii: HashSet<&str> = layout.left_out.iter().map(String::as_str).collect();
         for summary in cases {
             let instrument = by_hash[&summary.instrument.hash];
@@ -667,22 +883,25 @@ mod tests {
             let restored = restore(&record, &events);
             assert!(restored.unreadable.is_empty());
             let engine = Interview::new(instrument, restored.today, restored.seed, restored.saved);
-            microdata
-                .rows(case_rows(&engine, summary, layout))
-                .expect("rows");
+            for (level, rows) in case_rows(&engine, summary, layout).into_iter().enumerate() {
+                files.level_rows[level] += rows.len();
+                for cells in rows.into_values() {
+                    files.levels[level].row(&cells).expect("row");
+                }
+            }
             let id = summary.id.to_string();
             for e in &events {
-                paradata
+                files
                     .paradata
                     .row(old_paradata_row(&id, e, &pii))
                     .expect("row");
             }
-            paradata.events += events.len();
-            paradata
+            files.events += events.len();
+            files
                 .durations
                 .row(old_duration_row(&id, &events))
                 .expect("row");
-            if let Some(n) = paradata.notes.as_mut() {
+            if let Some(n) = files.notes.as_mut() {
                 for note in &record.notes {
                     n.row([
                         id.clone(),
@@ -693,17 +912,11 @@ mod tests {
                         note.utc.to_string(),
                     ])
                     .expect("row");
-                    paradata.notes_written += 1;
+                    files.notes_written += 1;
                 }
             }
         }
-        let levels = microdata.finish().expect("finish");
-        let (events, notes) = paradata.finish().expect("finish");
-        Counts {
-            levels,
-            events,
-            notes,
-        }
+        files.finish().expect("finish")
     }
 
     fn old_paradata_row(id: &str, e: &EventRecord, pii: &HashSet<&str>) -> [String; 11] {
@@ -833,7 +1046,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (v10, v11) = two_versions(&dir.path().join("v11"));
         let db = dir.path().join("cases.db");
-        let mut store = Store::open(&db, Some("k")).expect("store");
+        // Completed cases are replayed as they are packed, as `vicor run`
+        // stores them.
+        let options =
+            super::super::replay::EngineReplayer::store_options(vec![v10.clone(), v11.clone()]);
+        let mut store = Store::open_with(&db, Some("k"), &options).expect("store");
         let complete =
             std::fs::read_to_string(root().join("tests/fixtures/answers/example-complete.yaml"))
                 .expect("answers");
@@ -889,17 +1106,93 @@ mod tests {
         let cases = store.cases().expect("cases");
         assert_eq!(cases.len(), 5);
         let instruments = [v10, v11];
-        let (used, by_hash) = super::super::match_instruments(&cases, &instruments).expect("match");
+        // Every completed case has a current replay, so the export reads
+        // them rather than walking.
+        let tz = TimeZone::system();
+        let replayed = replayed_cases(&store, &cases, &tz);
+        let completed = cases
+            .iter()
+            .filter(|c| c.status == crate::store::CaseStatus::Completed)
+            .count();
+        assert_eq!((replayed, completed), (4, 4));
+        same_files_both_ways(&store, &cases, &instruments, dir.path(), "replayed");
+        drop(store);
+        // Replays another build made are not used: the export walks.
+        let foreign = crate::store::StoreOptions {
+            replayer: Some(std::sync::Arc::new(Foreign)),
+            ..crate::store::StoreOptions::default()
+        };
+        let mut store = Store::open_with(&db, Some("k"), &foreign).expect("store");
+        assert_eq!(store.repack().expect("repack"), 4);
+        drop(store);
+        let store = Store::open_read_only(&db, Some("k")).expect("store");
+        assert_eq!(replayed_cases(&store, &cases, &tz), 0);
+        same_files_both_ways(&store, &cases, &instruments, dir.path(), "walked");
+    }
+
+    /// Cases whose stored replay the export can use.
+    fn replayed_cases(store: &Store, cases: &[CaseSummary], tz: &TimeZone) -> usize {
+        let ids: Vec<CaseId> = cases.iter().map(|c| c.id).collect();
+        let mut n = 0;
+        store
+            .read_cases(
+                &ids,
+                ReadParts::default(),
+                |i, rows| -> Result<(), StoreError> {
+                    let today = interview_date(cases[i].created_utc, tz);
+                    let hash = &cases[i].instrument.hash;
+                    if rows
+                        .replay()
+                        .and_then(|r| super::super::replay::decode(r, hash, today))
+                        .is_some()
+                    {
+                        n += 1;
+                    }
+                    Ok(())
+                },
+            )
+            .expect("read");
+        n
+    }
+
+    /// A replayer of another build: its replays are never current.
+    struct Foreign;
+
+    impl crate::store::Replayer for Foreign {
+        fn replay(
+            &self,
+            _: &crate::store::InstrumentStamp,
+            _: Timestamp,
+            _: &[(String, StoredAnswer)],
+        ) -> Option<Vec<u8>> {
+            Some(b"\x01\x03old".to_vec())
+        }
+
+        fn is_current(&self, replay: &[u8]) -> bool {
+            replay == b"\x01\x03old"
+        }
+    }
+
+    /// The files of the export's path and of the old per-case path, with
+    /// and without personal data, are the same bytes.
+    fn same_files_both_ways(
+        store: &Store,
+        cases: &[CaseSummary],
+        instruments: &[Instrument],
+        dir: &Path,
+        label: &str,
+    ) {
+        let (used, by_hash) = super::super::match_instruments(cases, instruments).expect("match");
         for pii in [false, true] {
             let layout = Layout::build(&used, pii).expect("layout");
             let (fast, slow) = (
-                dir.path().join(format!("fast{pii}")),
-                dir.path().join(format!("slow{pii}")),
+                dir.join(format!("fast-{label}-{pii}")),
+                dir.join(format!("slow-{label}-{pii}")),
             );
             std::fs::create_dir(&fast).expect("mkdir");
             std::fs::create_dir(&slow).expect("mkdir");
-            let got = write(&store, &cases, &by_hash, &layout, &fast, pii).expect("bulk");
-            let want = write_per_case(&store, &cases, &by_hash, &layout, &slow, pii);
+            let got = write(store, cases, &by_hash, &layout, &fast, pii).expect("bulk");
+            let want = write_per_case(store, cases, &by_hash, &layout, &slow, pii);
             assert_eq!(
                 (got.levels, got.events, got.notes),
                 (want.levels, want.events, want.notes)
@@ -917,7 +1210,7 @@ mod tests {
                 assert_eq!(
                     String::from_utf8_lossy(&got),
                     String::from_utf8_lossy(&want),
-                    "{name:?}"
+                    "{label} {name:?}"
                 );
             }
         }

@@ -66,6 +66,27 @@ impl ItemPath {
         })
     }
 
+    /// The item of a path's text, with its row keys (outermost first) in
+    /// `keys`: what [`ItemPath::parse`] reads, without building the path.
+    pub fn split<'t>(text: &'t str, keys: &mut Vec<i64>) -> Option<&'t str> {
+        keys.clear();
+        let Some(dot) = text.rfind('.') else {
+            return is_identifier(text).then_some(text);
+        };
+        let item = &text[dot + 1..];
+        if !is_identifier(item) {
+            return None;
+        }
+        for part in text[..dot].split('.') {
+            let open = part.find('[')?;
+            if !is_identifier(&part[..open]) {
+                return None;
+            }
+            keys.push(part[open + 1..].strip_suffix(']')?.parse().ok()?);
+        }
+        Some(item)
+    }
+
     /// Whether this path lies inside the row `rows` (its rows start with them).
     pub fn within(&self, rows: &[RowKey]) -> bool {
         self.rows.len() >= rows.len() && self.rows[..rows.len()] == *rows
@@ -92,6 +113,22 @@ impl fmt::Display for ItemPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `split` reads what `parse` reads, and nothing else.
+        #[test]
+        fn split_agrees_with_parse(text in "([a-z_]{0,3}(\\[-?[0-9]{0,2}\\])?\\.?){0,3}[a-z_.]{0,3}") {
+            let mut keys = vec![7];
+            let split = ItemPath::split(&text, &mut keys).map(str::to_string);
+            let parsed = ItemPath::parse(&text);
+            prop_assert_eq!(split.clone(), parsed.as_ref().map(|p| p.item.clone()));
+            if let Some(p) = parsed {
+                let want: Vec<i64> = p.rows.iter().map(|r| r.key).collect();
+                prop_assert_eq!(keys, want);
+            }
+        }
+    }
 
     #[test]
     fn text_form_round_trips() {

@@ -146,7 +146,8 @@ pub fn run(
 
     // 1. Fieldwork: the interviews, through the engine, into a store.
     let db = out.join("cases.db");
-    let mut store = Store::open(&db, None)?;
+    let options = crate::export::replay::EngineReplayer::store_options(vec![instrument.clone()]);
+    let mut store = Store::open_with(&db, None, &options)?;
     let survey = sim::run(settings, instrument, &mut store, &mut |_, _| {})?;
     let interviews = survey.cases.iter().flatten().count();
     log(&format!(

@@ -68,6 +68,8 @@ pub struct CaseRows {
     events_len: usize,
     notes: Vec<NoteRow>,
     notes_len: usize,
+    replay: Vec<u8>,
+    has_replay: bool,
 }
 
 impl CaseRows {
@@ -79,6 +81,12 @@ impl CaseRows {
     /// The case's notes, in `seq` order (empty unless asked for).
     pub fn notes(&self) -> &[NoteRow] {
         &self.notes[..self.notes_len]
+    }
+
+    /// The replay stored with the case's pack (see
+    /// [`Replayer`](super::Replayer)), if it has one.
+    pub fn replay(&self) -> Option<&[u8]> {
+        self.has_replay.then_some(self.replay.as_slice())
     }
 }
 
@@ -128,15 +136,22 @@ impl Store {
         let mut answers = tx.prepare(ANSWERS_SQL).map_err(self.err())?;
         let mut events = tx.prepare(EVENTS_SQL).map_err(self.err())?;
         // Stores from before packs (read without upgrading) have no table.
-        let mut packs = if self.version >= 3 {
-            Some(
+        let mut packs = match self.version {
+            ..3 => None,
+            3 => Some(
                 tx.prepare(
-                    "SELECT packed_events, packed_answers FROM case_packs WHERE case_uuid = ?1",
+                    "SELECT packed_events, packed_answers, NULL FROM case_packs
+                     WHERE case_uuid = ?1",
                 )
                 .map_err(self.err())?,
-            )
-        } else {
-            None
+            ),
+            _ => Some(
+                tx.prepare(
+                    "SELECT packed_events, packed_answers, replay FROM case_packs
+                     WHERE case_uuid = ?1",
+                )
+                .map_err(self.err())?,
+            ),
         };
         let mut notes = tx
             .prepare(
@@ -149,6 +164,7 @@ impl Store {
         for (i, id) in ids.iter().enumerate() {
             key.clear();
             write!(key, "{}", id.as_uuid().hyphenated()).expect("writing to a String");
+            rows.has_replay = false;
             let packed = match packs.as_mut() {
                 Some(packs) => self.read_pack(packs, &key, id, &mut rows)?,
                 None => false,
@@ -199,6 +215,11 @@ impl Store {
         }
         rows.events_len = super::pack::decode_events(events, &mut rows.events).map_err(damaged)?;
         super::pack::decode_answers(answers, &mut rows.answers).map_err(damaged)?;
+        if let rusqlite::types::ValueRef::Blob(replay) = row.get_ref(2).map_err(self.err())? {
+            rows.replay.clear();
+            rows.replay.extend_from_slice(replay);
+            rows.has_replay = true;
+        }
         Ok(true)
     }
 

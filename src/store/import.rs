@@ -34,6 +34,7 @@ impl Store {
             }
         }
         let path = &self.path;
+        let replayer = self.replayer.as_deref();
         let sql = |e| StoreError::sqlite(path, e);
         let tx = self
             .conn
@@ -53,7 +54,7 @@ impl Store {
                 case.finished,
                 path,
             )?;
-            super::pack::seal(&tx, &case.id, &key, path)?;
+            super::pack::seal(&tx, &case.id, &key, path, replayer)?;
         }
         tx.commit().map_err(sql)
     }

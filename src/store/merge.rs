@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
@@ -123,6 +124,17 @@ pub(super) type CaseDump = Vec<Rows>;
 /// Merges `inputs` (and `out`, when it exists) into `out`. See the module
 /// docs for the rules.
 pub fn merge(out: &Path, inputs: &[&Path], key: Option<&str>) -> Result<MergeReport, StoreError> {
+    merge_with(out, inputs, key, None)
+}
+
+/// [`merge`], with a replayer for the packs of the merged store (see
+/// [`Replayer`](super::Replayer)).
+pub fn merge_with(
+    out: &Path,
+    inputs: &[&Path],
+    key: Option<&str>,
+    replayer: Option<Arc<dyn super::Replayer>>,
+) -> Result<MergeReport, StoreError> {
     let mut report = MergeReport {
         out: out.to_path_buf(),
         inputs: Vec::new(),
@@ -215,7 +227,7 @@ pub fn merge(out: &Path, inputs: &[&Path], key: Option<&str>) -> Result<MergeRep
         });
     }
     report.cases = chosen.len();
-    write_output(out, key, &chosen)?;
+    write_output(out, key, &chosen, replayer)?;
     Ok(report)
 }
 
@@ -388,7 +400,12 @@ impl Drop for TempOutput {
 
 /// Writes the chosen cases into a fresh store beside `out`, then renames it
 /// over `out`.
-fn write_output(out: &Path, key: Option<&str>, cases: &[&CaseDump]) -> Result<(), StoreError> {
+fn write_output(
+    out: &Path,
+    key: Option<&str>,
+    cases: &[&CaseDump],
+    replayer: Option<Arc<dyn super::Replayer>>,
+) -> Result<(), StoreError> {
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -408,7 +425,11 @@ fn write_output(out: &Path, key: Option<&str>, cases: &[&CaseDump]) -> Result<()
         path: dir.join(format!(".{name}.merging-{}", CaseId::random())),
         done: false,
     };
-    let mut store = Store::open(&temp.path, key)?;
+    let options = super::StoreOptions {
+        replayer: replayer.clone(),
+        ..super::StoreOptions::default()
+    };
+    let mut store = Store::open_with(&temp.path, key, &options)?;
     let sql = |e| StoreError::sqlite(&temp.path, e);
     {
         let tx = store.conn.transaction().map_err(sql)?;
@@ -423,7 +444,7 @@ fn write_output(out: &Path, key: Option<&str>, cases: &[&CaseDump]) -> Result<()
         }
         // Packs are derived from the events, so they are made here, not
         // copied or compared.
-        super::pack::seal_all(&tx, &temp.path)?;
+        super::pack::seal_all(&tx, &temp.path, replayer.as_deref())?;
         tx.commit().map_err(sql)?;
     }
     // One self-contained file: fold the WAL in before the rename.

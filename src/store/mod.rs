@@ -49,6 +49,7 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -57,7 +58,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 
 pub use bulk::{CaseRows, EventRow, NoteRow, ReadParts};
 pub use error::StoreError;
-pub use merge::{Conflict, MergeReport, merge};
+pub use merge::{Conflict, MergeReport, merge, merge_with};
+pub use pack::Replayer;
 pub use schema::SCHEMA_VERSION;
 pub use types::{
     AnswerChange, CaseId, CaseRecord, CaseStatus, CaseSummary, Change, EventKind, EventRecord,
@@ -70,7 +72,7 @@ pub use types::{
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// How to open a store; [`Store::open`] uses the defaults.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StoreOptions {
     /// How long to wait for another connection's lock before reporting
     /// [`StoreError::Locked`].
@@ -78,6 +80,9 @@ pub struct StoreOptions {
     /// Open for reading only: nothing is created, migrated or written, and an
     /// older schema is read as it is.
     pub read_only: bool,
+    /// Replays each case as it is packed, so that an export need not (see
+    /// [`Replayer`]); without one, the export replays the case itself.
+    pub replayer: Option<Arc<dyn Replayer>>,
 }
 
 impl Default for StoreOptions {
@@ -85,7 +90,18 @@ impl Default for StoreOptions {
         StoreOptions {
             busy_timeout: Duration::from_secs(5),
             read_only: false,
+            replayer: None,
         }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("busy_timeout", &self.busy_timeout)
+            .field("read_only", &self.read_only)
+            .field("replayer", &self.replayer.is_some())
+            .finish()
     }
 }
 
@@ -94,6 +110,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     version: i64,
+    replayer: Option<Arc<dyn Replayer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -262,6 +279,7 @@ impl Store {
                 conn,
                 path: to_path(),
                 version,
+                replayer: options.replayer.clone(),
             });
         }
         if conn.is_readonly("main").map_err(sql)? {
@@ -288,6 +306,7 @@ impl Store {
             conn,
             path: to_path(),
             version,
+            replayer: options.replayer.clone(),
         };
         store.upgrade()?;
         Ok(store)
@@ -298,6 +317,7 @@ impl Store {
     /// not at the first answer.
     fn upgrade(&mut self) -> Result<(), StoreError> {
         let path = &self.path;
+        let replayer = self.replayer.as_deref();
         let sql = |e| StoreError::sqlite(path, e);
         let tx = self
             .conn
@@ -321,15 +341,33 @@ impl Store {
         }
         if version < SCHEMA_VERSION {
             schema::migrate(&tx, version, SCHEMA_VERSION).map_err(sql)?;
-            // Completed cases of an older store get their packs now, in the
-            // same transaction as the new table.
-            if version > 0 && version < 3 {
-                pack::seal_all(&tx, path)?;
+            // Completed cases of an older store get their packs (and, with
+            // a replayer, their replays) now, in the same transaction as the
+            // new tables.
+            if version > 0 {
+                pack::seal_all(&tx, path, replayer)?;
             }
         }
         tx.commit().map_err(sql)?;
         self.version = SCHEMA_VERSION;
         Ok(())
+    }
+
+    /// Packs every completed case that has no pack and, with the store's
+    /// replayer, makes again every replay that is missing or was made by
+    /// another build of vicor, in one transaction. Returns the number of
+    /// cases packed.
+    pub fn repack(&mut self) -> Result<usize, StoreError> {
+        let path = &self.path;
+        let replayer = self.replayer.as_deref();
+        let sql = |e| StoreError::sqlite(path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let packed = pack::seal_all(&tx, path, replayer)?;
+        tx.commit().map_err(sql)?;
+        Ok(packed)
     }
 
     pub fn path(&self) -> &Path {
@@ -508,6 +546,7 @@ impl Store {
         let key = id.key();
         let utc = at.utc.to_string();
         let path = &self.path;
+        let replayer = self.replayer.as_deref();
         let sql = |e| StoreError::sqlite(path, e);
         let tx = self
             .conn
@@ -559,7 +598,7 @@ impl Store {
             params![key, to.version, to.hash, utc],
         )
         .map_err(sql)?;
-        pack::seal(&tx, id, &key, path)?;
+        pack::seal(&tx, id, &key, path, replayer)?;
         tx.commit().map_err(sql)?;
         Ok(report)
     }
@@ -590,6 +629,7 @@ impl Store {
         }
         let key = case.key();
         let path = &self.path;
+        let replayer = self.replayer.as_deref();
         let sql = |e| StoreError::sqlite(path, e);
         let tx = self
             .conn
@@ -598,7 +638,7 @@ impl Store {
         for change in changes {
             record_in(&tx, case, &key, change, path)?;
         }
-        pack::seal(&tx, case, &key, path)?;
+        pack::seal(&tx, case, &key, path, replayer)?;
         tx.commit().map_err(sql)
     }
 
@@ -616,6 +656,7 @@ impl Store {
         let key = case.key();
         let utc = at.utc.to_string();
         let store_path = &self.path;
+        let replayer = self.replayer.as_deref();
         let sql = |e| StoreError::sqlite(store_path, e);
         let tx = self
             .conn
@@ -660,7 +701,7 @@ impl Store {
             enumerator,
         )
         .map_err(sql)?;
-        pack::seal(&tx, case, &key, store_path)?;
+        pack::seal(&tx, case, &key, store_path, replayer)?;
         tx.commit().map_err(sql)?;
         Ok(seq)
     }
@@ -675,13 +716,14 @@ impl Store {
         at: EventTime,
     ) -> Result<(), StoreError> {
         let path = &self.path;
+        let replayer = self.replayer.as_deref();
         let sql = |e| StoreError::sqlite(path, e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
         import::outcome_in(&tx, case, outcome, enumerator, at, path)?;
-        pack::seal(&tx, case, &case.key(), path)?;
+        pack::seal(&tx, case, &case.key(), path, replayer)?;
         tx.commit().map_err(sql)
     }
 

@@ -30,8 +30,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
 use super::bulk::{EventRow, read_answer_rows, read_event_rows};
-use super::types::{CaseId, EventKind, StoredAnswer};
+use super::types::{CaseId, EventKind, InstrumentStamp, StoredAnswer};
 use super::{CaseStatus, StoreError};
+use jiff::Timestamp;
 
 /// The first byte of every pack. A pack of another format (one day, a
 /// vicor that spells values or times differently) is passed over and the
@@ -264,14 +265,36 @@ impl Reader<'_> {
     }
 }
 
-/// Packs the events of case `key` when it is completed and has no pack
-/// yet. Called at the end of every transaction that adds events to a case
-/// or completes it.
+/// Works out, when a case is packed, what an export of the case would
+/// otherwise rebuild through the interview engine (`export::replay` has the
+/// one vicor uses). The store keeps the bytes beside the pack, drops them
+/// with it, and never reads them: the export checks that they are still
+/// what this build of vicor would make, and replays the case itself when
+/// they are not.
+pub trait Replayer: Send + Sync {
+    /// The replay of a completed case, or `None` (its instrument is not one
+    /// the replayer knows, or its answers do not read).
+    fn replay(
+        &self,
+        stamp: &InstrumentStamp,
+        created_utc: Timestamp,
+        answers: &[(String, StoredAnswer)],
+    ) -> Option<Vec<u8>>;
+
+    /// Whether a replay made earlier is one this replayer would make (the
+    /// same format and build); [`Store::repack`](super::Store::repack)
+    /// makes the others again.
+    fn is_current(&self, replay: &[u8]) -> bool;
+}
+
+/// Packs case `key` when it is completed and has no pack yet. Called at
+/// the end of every transaction that adds events to a case or completes it.
 pub(crate) fn seal(
     conn: &Connection,
     id: &CaseId,
     key: &str,
     path: &Path,
+    replayer: Option<&dyn Replayer>,
 ) -> Result<(), StoreError> {
     let sql = |e| StoreError::sqlite(path, e);
     let state: Option<(String, bool)> = conn
@@ -286,46 +309,78 @@ pub(crate) fn seal(
         .map_err(sql)?;
     match state {
         Some((status, false)) if status == CaseStatus::Completed.as_str() => {
-            pack_case(conn, id, key, path)
+            pack_case(conn, id, key, path, replayer)
         }
         _ => Ok(()),
     }
 }
 
-/// Packs every completed case that has no pack: stores written before
-/// packs existed, on their upgrade, and a merged store.
-pub(crate) fn seal_all(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+/// Packs every completed case that has no pack (stores written before
+/// packs existed, on their upgrade, and a merged store) and, with a
+/// replayer, every one whose replay is missing or out of date. Returns the
+/// number of cases packed.
+pub(crate) fn seal_all(
+    conn: &Connection,
+    path: &Path,
+    replayer: Option<&dyn Replayer>,
+) -> Result<usize, StoreError> {
     let sql = |e| StoreError::sqlite(path, e);
-    let keys: Vec<String> = conn
-        .prepare(
-            "SELECT uuid FROM cases WHERE status = 'completed'
-               AND uuid NOT IN (SELECT case_uuid FROM case_packs)",
-        )
-        .and_then(|mut s| {
-            s.query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()
-        })
-        .map_err(sql)?;
+    let mut keys: Vec<String> = Vec::new();
+    {
+        let mut stmt = conn
+            .prepare(
+                "SELECT c.uuid, p.case_uuid IS NOT NULL, p.replay
+                 FROM cases c LEFT JOIN case_packs p ON p.case_uuid = c.uuid
+                 WHERE c.status = 'completed'",
+            )
+            .map_err(sql)?;
+        let mut rows = stmt.query([]).map_err(sql)?;
+        while let Some(row) = rows.next().map_err(sql)? {
+            let packed: bool = row.get(1).map_err(sql)?;
+            let stale = match (replayer, row.get_ref(2).map_err(sql)?) {
+                (None, _) => false,
+                (Some(r), rusqlite::types::ValueRef::Blob(b)) => !r.is_current(b),
+                (Some(_), _) => true,
+            };
+            if !packed || stale {
+                keys.push(row.get(0).map_err(sql)?);
+            }
+        }
+    }
+    let mut packed = 0;
     for key in keys {
         // A case whose id does not parse is left to the readers to report.
         if let Ok(id) = key.parse::<CaseId>() {
-            pack_case(conn, &id, &key, path)?;
+            pack_case(conn, &id, &key, path, replayer)?;
+            packed += 1;
         }
     }
-    Ok(())
+    Ok(packed)
 }
 
 /// Packs one case. A case whose rows do not read (damaged, or written by a
 /// newer vicor) gets no pack and is left to the readers to report: packing
 /// must never stop an interview from completing or a store from opening.
-fn pack_case(conn: &Connection, id: &CaseId, key: &str, path: &Path) -> Result<(), StoreError> {
-    match write_pack(conn, id, key, path) {
+fn pack_case(
+    conn: &Connection,
+    id: &CaseId,
+    key: &str,
+    path: &Path,
+    replayer: Option<&dyn Replayer>,
+) -> Result<(), StoreError> {
+    match write_pack(conn, id, key, path, replayer) {
         Err(StoreError::Corrupt { .. }) => Ok(()),
         other => other,
     }
 }
 
-fn write_pack(conn: &Connection, id: &CaseId, key: &str, path: &Path) -> Result<(), StoreError> {
+fn write_pack(
+    conn: &Connection,
+    id: &CaseId,
+    key: &str,
+    path: &Path,
+    replayer: Option<&dyn Replayer>,
+) -> Result<(), StoreError> {
     let sql = |e| StoreError::sqlite(path, e);
     let mut events = Vec::new();
     let n = {
@@ -341,12 +396,17 @@ fn write_pack(conn: &Connection, id: &CaseId, key: &str, path: &Path) -> Result<
     encode_events(&events[..n], &mut packed_events);
     let mut packed_answers = Vec::with_capacity(32 * answers.len());
     encode_answers(&answers, &mut packed_answers);
+    let replay = match replayer {
+        Some(r) => replay_case(conn, key, &answers, r).map_err(sql)?,
+        None => None,
+    };
     conn.prepare_cached(
-        "INSERT INTO case_packs (case_uuid, events, answers, packed_events, packed_answers)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO case_packs (case_uuid, events, answers, packed_events, packed_answers, replay)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (case_uuid) DO UPDATE SET
             events = excluded.events, answers = excluded.answers,
-            packed_events = excluded.packed_events, packed_answers = excluded.packed_answers",
+            packed_events = excluded.packed_events, packed_answers = excluded.packed_answers,
+            replay = excluded.replay",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -354,11 +414,42 @@ fn write_pack(conn: &Connection, id: &CaseId, key: &str, path: &Path) -> Result<
             n as i64,
             answers.len() as i64,
             packed_events,
-            packed_answers
+            packed_answers,
+            replay
         ])
     })
     .map_err(sql)?;
     Ok(())
+}
+
+/// The replayer's bytes for the case, read with its instrument and
+/// creation time.
+fn replay_case(
+    conn: &Connection,
+    key: &str,
+    answers: &[(String, StoredAnswer)],
+    replayer: &dyn Replayer,
+) -> rusqlite::Result<Option<Vec<u8>>> {
+    let (stamp, created): (InstrumentStamp, String) = conn
+        .prepare_cached(
+            "SELECT instrument_id, instrument_version, instrument_hash, created_utc
+             FROM cases WHERE uuid = ?1",
+        )?
+        .query_row([key], |r| {
+            Ok((
+                InstrumentStamp {
+                    id: r.get(0)?,
+                    version: r.get(1)?,
+                    hash: r.get(2)?,
+                },
+                r.get(3)?,
+            ))
+        })?;
+    // A time that does not parse is the readers' to report; no replay.
+    Ok(match created.parse::<Timestamp>() {
+        Ok(created) => replayer.replay(&stamp, created, answers),
+        Err(_) => None,
+    })
 }
 
 #[cfg(test)]

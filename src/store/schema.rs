@@ -126,6 +126,13 @@ CREATE TRIGGER answers_unpack_delete AFTER DELETE ON answers
 BEGIN DELETE FROM case_packs WHERE case_uuid = OLD.case_uuid; END;
 ";
 
+/// Version 4: a completed case's replay (what the export would otherwise
+/// work out through the engine), made with its pack and dropped with it.
+/// The bytes are the replayer's; the store does not read them.
+const V4: &str = "
+ALTER TABLE case_packs ADD COLUMN replay BLOB;
+";
+
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -138,6 +145,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 3,
         sql: V3,
+    },
+    Migration {
+        version: 4,
+        sql: V4,
     },
 ];
 

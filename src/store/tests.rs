@@ -38,6 +38,7 @@ fn quick(read_only: bool) -> StoreOptions {
     StoreOptions {
         busy_timeout: Duration::from_millis(50),
         read_only,
+        replayer: None,
     }
 }
 
@@ -1099,4 +1100,97 @@ fn a_store_from_before_packs_is_read_as_it_is_and_packed_on_upgrade() {
     assert_eq!(packed(&store, &open), None);
     assert_eq!(read_back(&store, &done), before);
     assert_eq!(read_back(&store, &open), from_rows(&store, &open));
+}
+
+/// A replayer that writes the case's answers as text, tagged with a build.
+struct Tagging(&'static str);
+
+impl Replayer for Tagging {
+    fn replay(
+        &self,
+        stamp: &InstrumentStamp,
+        _: Timestamp,
+        answers: &[(String, StoredAnswer)],
+    ) -> Option<Vec<u8>> {
+        let listed: Vec<String> = answers
+            .iter()
+            .map(|(p, a)| format!("{p}={}", a.encode()))
+            .collect();
+        Some(format!("{}|{}|{}", self.0, stamp.hash, listed.join(",")).into_bytes())
+    }
+
+    fn is_current(&self, replay: &[u8]) -> bool {
+        replay.starts_with(self.0.as_bytes())
+    }
+}
+
+fn replayed(store: &Store, id: &CaseId) -> Option<String> {
+    let mut found = None;
+    store
+        .read_cases(&[*id], ReadParts::default(), |_, rows| {
+            found = rows
+                .replay()
+                .map(|r| String::from_utf8_lossy(r).into_owned());
+            Ok::<(), StoreError>(())
+        })
+        .expect("read");
+    found
+}
+
+#[test]
+fn a_completed_case_is_replayed_with_its_pack_and_dropped_with_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.db");
+    drop(filled(&path, Some(KEY)));
+    let build = |tag| StoreOptions {
+        replayer: Some(Arc::new(Tagging(tag))),
+        ..StoreOptions::default()
+    };
+    let mut store = Store::open_with(&path, Some(KEY), &build("a")).expect("opens");
+    let id = store.cases().expect("cases")[0].id;
+    store
+        .record(
+            &id,
+            &Change::event(EventKind::Complete, "e1", at(3)).with_status(CaseStatus::Completed),
+        )
+        .expect("completed");
+    let hash = store.cases().expect("cases")[0].instrument.hash.clone();
+    assert_eq!(
+        replayed(&store, &id),
+        Some(format!("a|{hash}|q1=int:3,q2=text:{SECRET}"))
+    );
+    // Reopened and changed: no pack, no replay; completed again: both.
+    store
+        .record(
+            &id,
+            &Change::answer("q1", StoredAnswer::Int(4), "e1", at(4))
+                .with_status(CaseStatus::InProgress),
+        )
+        .expect("reopened");
+    assert_eq!(replayed(&store, &id), None);
+    store
+        .record(
+            &id,
+            &Change::event(EventKind::Complete, "e1", at(5)).with_status(CaseStatus::Completed),
+        )
+        .expect("completed");
+    assert_eq!(
+        replayed(&store, &id),
+        Some(format!("a|{hash}|q1=int:4,q2=text:{SECRET}"))
+    );
+    drop(store);
+    // Without a replayer the replay stays as it is; another build makes
+    // its own when asked to repack.
+    let mut store = Store::open(&path, Some(KEY)).expect("opens");
+    assert_eq!(store.repack().expect("repack"), 0);
+    drop(store);
+    let mut store = Store::open_with(&path, Some(KEY), &build("a")).expect("opens");
+    assert_eq!(store.repack().expect("repack"), 0, "current");
+    drop(store);
+    let mut store = Store::open_with(&path, Some(KEY), &build("b")).expect("opens");
+    assert_eq!(store.repack().expect("repack"), 1);
+    assert_eq!(
+        replayed(&store, &id),
+        Some(format!("b|{hash}|q1=int:4,q2=text:{SECRET}"))
+    );
 }
