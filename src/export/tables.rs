@@ -93,10 +93,15 @@ pub fn write(
         pii: &pii,
         tz: TimeZone::system(),
         dir,
+        store: store.path(),
         include_pii,
     };
     let ids: Vec<CaseId> = cases.iter().map(|c| c.id).collect();
-    let parts = ReadParts { notes: include_pii };
+    // The formatters decode the packs: the reader only reads and decrypts.
+    let parts = ReadParts {
+        notes: include_pii,
+        unpack_later: true,
+    };
     let (read, written) = std::thread::scope(|scope| {
         // Spent batches go back to the reader to be filled again: freeing on
         // one thread what another allocated is slow in glibc.
@@ -115,11 +120,11 @@ pub fn write(
                 .name(format!("export-format-{k}"))
                 .spawn_scoped(scope, move || {
                     let mut formatter = Formatter::new(shared);
-                    for batch in receive {
+                    for mut batch in receive {
                         let mut out = reusable
                             .try_recv()
                             .unwrap_or_else(|_| Rendered::new(shared.layout));
-                        let result = formatter.batch(&batch, &mut out).map(|()| out);
+                        let result = formatter.batch(&mut batch, &mut out).map(|()| out);
                         let failed = result.is_err();
                         // A closed channel: the writer stopped; so do we.
                         if done.send(result).is_err() || failed {
@@ -229,6 +234,7 @@ struct Shared<'a> {
     pii: &'a FastSet<&'a str>,
     tz: TimeZone,
     dir: &'a Path,
+    store: &'a Path,
     include_pii: bool,
 }
 
@@ -308,20 +314,21 @@ impl<'a> Formatter<'a> {
         }
     }
 
-    fn batch(&mut self, batch: &Batch, out: &mut Rendered) -> Result<(), ExportError> {
-        for (i, rows) in &batch.cases {
+    fn batch(&mut self, batch: &mut Batch, out: &mut Rendered) -> Result<(), ExportError> {
+        for (i, rows) in &mut batch.cases {
             let summary = &self.shared.cases[*i];
+            rows.unpack(self.shared.store, &summary.id)?;
             self.paradata(summary, rows, out)?;
             let replay = self
                 .shared
                 .replays
                 .get(summary.instrument.hash.as_str())
                 .expect("every case was matched to an instrument");
-            let levels = rebuild(replay, summary, rows, self.shared)?;
-            for (level, level_rows) in levels.into_iter().enumerate() {
+            let cells = rebuild(replay, summary, rows, self.shared)?;
+            for (level, level_rows) in cells.levels.iter().enumerate() {
                 let lines = &mut out.levels[level];
-                for cells in level_rows.into_values() {
-                    lines.row(&cells).map_err(|w| {
+                for row in level_rows.values() {
+                    lines.row(cells.cells(row)).map_err(|w| {
                         w.at(&self
                             .shared
                             .dir
@@ -340,10 +347,8 @@ impl<'a> Formatter<'a> {
         rows: &CaseRows,
         out: &mut Rendered,
     ) -> Result<(), ExportError> {
-        let wrong = |file: &str| {
-            let path = self.shared.dir.join(file);
-            move |w: super::WrongWidth| w.at(&path)
-        };
+        let dir = self.shared.dir;
+        let wrong = |file: &'static str| move |w: super::WrongWidth| w.at(&dir.join(file));
         self.id.clear();
         write!(self.id, "{}", summary.id).expect("writing to a String");
         let events = rows.events();
@@ -381,7 +386,7 @@ fn rebuild(
     summary: &CaseSummary,
     rows: &CaseRows,
     shared: &Shared,
-) -> Result<Vec<LevelRows>, ExportError> {
+) -> Result<CaseCells, ExportError> {
     let stored = &rows.answers;
     let today = interview_date(summary.created_utc, &shared.tz);
     let replayed = rows
@@ -579,50 +584,74 @@ impl Rebuilt for Case<'_> {
     }
 }
 
-/// The rows of one level of one case, keyed by their roster row keys.
-pub type LevelRows = BTreeMap<Vec<i64>, Vec<String>>;
+/// One case's rows, per level, keyed by their roster row keys. Each cell is
+/// a span of one text buffer: a case has hundreds of cells, and a `String`
+/// for each was most of the allocations of an export.
+#[derive(Default)]
+pub struct CaseCells {
+    text: String,
+    pub levels: Vec<BTreeMap<Vec<i64>, Vec<Span>>>,
+}
+
+/// A cell: where its text starts and ends in [`CaseCells`]'s buffer.
+pub type Span = (u32, u32);
+
+impl CaseCells {
+    /// The cells of a row.
+    pub fn cells<'c>(&'c self, row: &'c [Span]) -> impl Iterator<Item = &'c str> + 'c {
+        row.iter()
+            .map(|&(start, end)| &self.text[start as usize..end as usize])
+    }
+
+    /// Appends `write`'s text to the buffer; its span.
+    fn put(&mut self, write: impl FnOnce(&mut String)) -> Span {
+        let start = self.text.len() as u32;
+        write(&mut self.text);
+        (start, self.text.len() as u32)
+    }
+}
 
 /// The rows of one case, per level, keyed by their roster row keys.
-pub fn case_rows(
-    case: &dyn Rebuilt,
-    summary: &CaseSummary,
-    layout: &Layout,
-) -> Vec<BTreeMap<Vec<i64>, Vec<String>>> {
-    let id = summary.id.to_string();
-    let mut rows: Vec<BTreeMap<Vec<i64>, Vec<String>>> = vec![BTreeMap::new(); layout.levels.len()];
-    let mut main = vec![String::new(); layout.levels[0].columns.len()];
-    main[0] = id.clone();
-    main[1] = summary.instrument.version.clone();
-    main[2] = summary.status.as_str().to_string();
-    main[3] = summary
-        .outcome
-        .as_ref()
-        .map(|o| o.code().to_string())
-        .unwrap_or_default();
-    main[4] = summary.enumerator.clone();
-    main[5] = summary.created_utc.to_string();
-    main[6] = summary.modified_utc.to_string();
-    rows[0].insert(Vec::new(), main);
+pub fn case_rows(case: &dyn Rebuilt, summary: &CaseSummary, layout: &Layout) -> CaseCells {
+    let mut c = CaseCells {
+        text: String::with_capacity(1024),
+        levels: vec![BTreeMap::new(); layout.levels.len()],
+    };
+    let id = c.put(|t| write!(t, "{}", summary.id).expect("writing to a String"));
+    let mut main = vec![(0, 0); layout.levels[0].columns.len()];
+    main[0] = id;
+    main[1] = c.put(|t| t.push_str(&summary.instrument.version));
+    main[2] = c.put(|t| t.push_str(summary.status.as_str()));
+    main[3] = c.put(|t| {
+        if let Some(o) = &summary.outcome {
+            t.push_str(o.code());
+        }
+    });
+    main[4] = c.put(|t| t.push_str(&summary.enumerator));
+    main[5] = c.put(|t| write!(t, "{}", summary.created_utc).expect("writing to a String"));
+    main[6] = c.put(|t| write!(t, "{}", summary.modified_utc).expect("writing to a String"));
+    c.levels[0].insert(Vec::new(), main);
     // Every relevant roster row, even one without answers.
     let mut outer = Vec::new();
     for section in &case.instrument().sections {
-        roster_rows(case, &section.nodes, &mut outer, layout, &id, &mut rows);
+        roster_rows(case, &section.nodes, &mut outer, layout, id, &mut c);
     }
+    let (one, zero) = (c.put(|t| t.push('1')), c.put(|t| t.push('0')));
     case.relevant(&mut |item, keys, answer| {
         let Some(var) = layout.variable(item) else {
             return; // a note, or an item left out as personal data
         };
-        let cells = row_for(&mut rows, layout, var.level, &id, keys);
-        match (answer, var.var_type) {
+        let cell = match (answer, var.var_type) {
             (Answer::Codes(codes), VarType::MultipleChoice) => {
+                let cells = row_for(&mut c, layout, var.level, id, keys);
                 for (i, label) in var.labels.iter().enumerate() {
                     cells[var.column + i] = if codes.contains(&label.code) {
-                        "1"
+                        one
                     } else {
-                        "0"
-                    }
-                    .to_string();
+                        zero
+                    };
                 }
+                return;
             }
             (Answer::DontKnow | Answer::Refused, _) => {
                 let code = if *answer == Answer::DontKnow {
@@ -632,25 +661,27 @@ pub fn case_rows(
                 };
                 // An instrument forbidding DK/RF never stores one; should an
                 // old version have allowed it, the instrument's code is used.
-                let code = code
-                    .unwrap_or_else(|| special_code(case.instrument(), answer))
-                    .to_string();
+                let code = code.unwrap_or_else(|| special_code(case.instrument(), answer));
+                let span = c.put(|t| write!(t, "{code}").expect("writing to a String"));
                 let width = var.columns().len();
-                for c in &mut cells[var.column..var.column + width] {
-                    c.clone_from(&code);
+                let cells = row_for(&mut c, layout, var.level, id, keys);
+                for cell in &mut cells[var.column..var.column + width] {
+                    *cell = span;
                 }
+                return;
             }
-            (a, _) => cells[var.column] = answer_cell(a),
-        }
+            (a, _) => c.put(|t| answer_cell(a, t)),
+        };
+        row_for(&mut c, layout, var.level, id, keys)[var.column] = cell;
     });
     case.computed(&mut |item, keys, value| {
         let Some(var) = layout.variable(item) else {
             return;
         };
-        let cells = row_for(&mut rows, layout, var.level, &id, keys);
-        cells[var.column] = value.to_string();
+        let cell = c.put(|t| t.push_str(value));
+        row_for(&mut c, layout, var.level, id, keys)[var.column] = cell;
     });
-    rows
+    c
 }
 
 /// The row keys of a path, outermost first.
@@ -666,21 +697,25 @@ fn special_code(instrument: &Instrument, answer: &Answer) -> i64 {
     }
 }
 
+/// The row of `keys` at `level`, made (with its keys) if it is new.
 fn row_for<'r>(
-    rows: &'r mut [BTreeMap<Vec<i64>, Vec<String>>],
+    c: &'r mut CaseCells,
     layout: &Layout,
     level: usize,
-    id: &str,
+    id: Span,
     keys: &[i64],
-) -> &'r mut Vec<String> {
-    rows[level].entry(keys.to_vec()).or_insert_with(|| {
-        let mut cells = vec![String::new(); layout.levels[level].columns.len()];
-        cells[0] = id.to_string();
+) -> &'r mut Vec<Span> {
+    if !c.levels[level].contains_key(keys) {
+        let mut cells = vec![(0, 0); layout.levels[level].columns.len()];
+        cells[0] = id;
         for (i, k) in keys.iter().enumerate() {
-            cells[1 + i] = k.to_string();
+            cells[1 + i] = c.put(|t| write!(t, "{k}").expect("writing to a String"));
         }
-        cells
-    })
+        c.levels[level].insert(keys.to_vec(), cells);
+    }
+    c.levels[level]
+        .get_mut(keys)
+        .expect("the row was just made")
 }
 
 fn roster_rows(
@@ -688,8 +723,8 @@ fn roster_rows(
     nodes: &[Node],
     outer: &mut Vec<RowKey>,
     layout: &Layout,
-    id: &str,
-    rows: &mut [BTreeMap<Vec<i64>, Vec<String>>],
+    id: Span,
+    c: &mut CaseCells,
 ) {
     for node in nodes {
         let Node::Roster(roster) = node else {
@@ -704,8 +739,8 @@ fn roster_rows(
                 key,
             });
             let keys: Vec<i64> = outer.iter().map(|r| r.key).collect();
-            row_for(rows, layout, level, id, &keys);
-            roster_rows(case, &roster.nodes, outer, layout, id, rows);
+            row_for(c, layout, level, id, &keys);
+            roster_rows(case, &roster.nodes, outer, layout, id, c);
             outer.pop();
         }
     }
@@ -716,14 +751,21 @@ fn decimal(x: f64) -> String {
     format!("{x}")
 }
 
-fn answer_cell(answer: &Answer) -> String {
+fn answer_cell(answer: &Answer, out: &mut String) {
     match answer {
-        Answer::Int(i) => i.to_string(),
-        Answer::Decimal(x) => decimal(*x),
-        Answer::Text(s) => s.clone(),
-        Answer::Date(d) => d.to_string(),
-        Answer::Codes(c) => c.iter().map(i64::to_string).collect::<Vec<_>>().join(" "),
-        Answer::DontKnow | Answer::Refused => String::new(),
+        Answer::Int(i) => write!(out, "{i}").expect("writing to a String"),
+        Answer::Decimal(x) => write!(out, "{x}").expect("writing to a String"),
+        Answer::Text(s) => out.push_str(s),
+        Answer::Date(d) => write!(out, "{d}").expect("writing to a String"),
+        Answer::Codes(c) => {
+            for (i, code) in c.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                write!(out, "{code}").expect("writing to a String");
+            }
+        }
+        Answer::DontKnow | Answer::Refused => {}
     }
 }
 
@@ -749,11 +791,12 @@ fn paradata_row<'e>(
     seq: &'e mut String,
     ns: &'e mut String,
 ) -> [&'e str; 11] {
-    let item = e
-        .path
-        .as_deref()
-        .and_then(|p| p.rsplit('.').next())
-        .unwrap_or("");
+    // The last part of the path (a short scan from the end).
+    let item = e.path.as_deref().map_or("", |p| {
+        p.bytes()
+            .rposition(|b| b == b'.')
+            .map_or(p, |dot| &p[dot + 1..])
+    });
     let private = !pii.is_empty() && pii.contains(item);
     let value = |v: &'e Option<String>| -> &'e str {
         match v {
@@ -883,10 +926,11 @@ mod tests {
             let restored = restore(&record, &events);
             assert!(restored.unreadable.is_empty());
             let engine = Interview::new(instrument, restored.today, restored.seed, restored.saved);
-            for (level, rows) in case_rows(&engine, summary, layout).into_iter().enumerate() {
+            let cells = case_rows(&engine, summary, layout);
+            for (level, rows) in cells.levels.iter().enumerate() {
                 files.level_rows[level] += rows.len();
-                for cells in rows.into_values() {
-                    files.levels[level].row(&cells).expect("row");
+                for row in rows.values() {
+                    files.levels[level].row(cells.cells(row)).expect("row");
                 }
             }
             let id = summary.id.to_string();
@@ -1263,10 +1307,12 @@ mod tests {
 
     #[test]
     fn cells_keep_every_digit() {
-        assert_eq!(
-            answer_cell(&Answer::Decimal(0.1 + 0.2)),
-            "0.30000000000000004"
-        );
+        let mut cell = String::new();
+        answer_cell(&Answer::Decimal(0.1 + 0.2), &mut cell);
+        assert_eq!(cell, "0.30000000000000004");
+        cell.clear();
+        answer_cell(&Answer::Codes(vec![1, 3]), &mut cell);
+        assert_eq!(cell, "1 3");
         assert_eq!(value_cell(&Value::Bool(true)), "1");
         assert_eq!(value_cell(&Value::Decimal(f64::NAN)), "");
     }

@@ -70,6 +70,10 @@ pub struct CaseRows {
     notes_len: usize,
     replay: Vec<u8>,
     has_replay: bool,
+    /// A pack read but not yet decoded ([`ReadParts::unpack_later`]).
+    packed_events: Vec<u8>,
+    packed_answers: Vec<u8>,
+    packed: bool,
 }
 
 impl CaseRows {
@@ -83,6 +87,23 @@ impl CaseRows {
         &self.notes[..self.notes_len]
     }
 
+    /// Decodes the pack read with [`ReadParts::unpack_later`] (if the case
+    /// had one): until then its events and answers are empty. `store` and
+    /// `id` name the case in the error a damaged pack gives.
+    pub fn unpack(&mut self, store: &Path, id: &CaseId) -> Result<(), StoreError> {
+        if !std::mem::take(&mut self.packed) {
+            return Ok(());
+        }
+        let damaged = |_| StoreError::Corrupt {
+            path: store.to_path_buf(),
+            detail: format!("the packed case {id} cannot be read"),
+        };
+        self.events_len =
+            super::pack::decode_events(&self.packed_events, &mut self.events).map_err(damaged)?;
+        super::pack::decode_answers(&self.packed_answers, &mut self.answers).map_err(damaged)?;
+        Ok(())
+    }
+
     /// The replay stored with the case's pack (see
     /// [`Replayer`](super::Replayer)), if it has one.
     pub fn replay(&self) -> Option<&[u8]> {
@@ -94,6 +115,9 @@ impl CaseRows {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReadParts {
     pub notes: bool,
+    /// Hand packed cases over undecoded: [`CaseRows::unpack`] decodes them,
+    /// on whichever thread calls it.
+    pub unpack_later: bool,
 }
 
 impl Store {
@@ -165,8 +189,9 @@ impl Store {
             key.clear();
             write!(key, "{}", id.as_uuid().hyphenated()).expect("writing to a String");
             rows.has_replay = false;
+            rows.packed = false;
             let packed = match packs.as_mut() {
-                Some(packs) => self.read_pack(packs, &key, id, &mut rows)?,
+                Some(packs) => self.read_pack(packs, &key, id, &mut rows, parts.unpack_later)?,
                 None => false,
             };
             // A pack belongs to a case (a foreign key): only unpacked ids
@@ -201,6 +226,7 @@ impl Store {
         key: &str,
         id: &CaseId,
         rows: &mut CaseRows,
+        later: bool,
     ) -> Result<bool, StoreError> {
         let mut cursor = stmt.query([key]).map_err(self.err())?;
         let Some(row) = cursor.next().map_err(self.err())? else {
@@ -213,8 +239,19 @@ impl Store {
         if !super::pack::is_current(events, answers) {
             return Ok(false);
         }
-        rows.events_len = super::pack::decode_events(events, &mut rows.events).map_err(damaged)?;
-        super::pack::decode_answers(answers, &mut rows.answers).map_err(damaged)?;
+        if later {
+            rows.packed_events.clear();
+            rows.packed_events.extend_from_slice(events);
+            rows.packed_answers.clear();
+            rows.packed_answers.extend_from_slice(answers);
+            rows.packed = true;
+            rows.events_len = 0;
+            rows.answers.clear();
+        } else {
+            rows.events_len =
+                super::pack::decode_events(events, &mut rows.events).map_err(damaged)?;
+            super::pack::decode_answers(answers, &mut rows.answers).map_err(damaged)?;
+        }
         if let rusqlite::types::ValueRef::Blob(replay) = row.get_ref(2).map_err(self.err())? {
             rows.replay.clear();
             rows.replay.extend_from_slice(replay);

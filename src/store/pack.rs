@@ -134,6 +134,10 @@ pub(crate) fn decode_events(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usi
     }
     let none = EventRow::default();
     let mut kind = String::new();
+    // Values come and go from event to event (a navigation has no new
+    // value, the answer after it has one): their buffers wait here rather
+    // than being freed and allocated again.
+    let mut spare: Vec<String> = Vec::new();
     for i in 0..n {
         let (done, rest) = rows.split_at_mut(i);
         let prev = done.last().unwrap_or(&none);
@@ -154,9 +158,11 @@ pub(crate) fn decode_events(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usi
             (HAS_DETAIL, &prev.detail, &mut e.detail),
         ] {
             if flags & bit == 0 {
-                *now = None;
+                if let Some(text) = now.take() {
+                    spare.push(text);
+                }
             } else {
-                let out = now.get_or_insert_with(String::new);
+                let out = now.get_or_insert_with(|| spare.pop().unwrap_or_default());
                 r.text(before.as_deref().unwrap_or_default(), out)?;
             }
         }
