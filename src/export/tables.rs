@@ -26,7 +26,7 @@ use crate::store::{
 };
 
 use super::layout::{Layout, VarType};
-use super::{CsvOut, ExportError, Lines, csv_file};
+use super::{CsvOut, ExportError, Lines, csv_file, push_int};
 
 /// Rows written per file.
 pub struct Counts {
@@ -48,6 +48,12 @@ pub const PARADATA_COLUMNS: [&str; 11] = [
     "utc",
     "monotonic_ns",
     "enumerator",
+];
+
+/// The columns of `paradata.csv` that never need quotes: the case id (a
+/// UUID), `seq`, `kind` (one of vicor's names) and `monotonic_ns`.
+const PARADATA_PLAIN: [bool; 11] = [
+    true, true, true, false, false, false, false, false, false, true, false,
 ];
 
 /// Columns of `durations.csv`.
@@ -354,7 +360,9 @@ impl<'a> Formatter<'a> {
         let events = rows.events();
         for e in events {
             let cells = paradata_row(&self.id, e, self.shared.pii, &mut self.seq, &mut self.ns);
-            out.paradata.row(cells).map_err(wrong("paradata.csv"))?;
+            out.paradata
+                .row_plain(cells, PARADATA_PLAIN)
+                .map_err(wrong("paradata.csv"))?;
         }
         out.durations
             .row(duration_row(&self.id, events))
@@ -816,9 +824,12 @@ fn paradata_row<'e>(
         (Some(d), _) => d.as_str(),
     };
     seq.clear();
-    write!(seq, "{}", e.seq).expect("writing to a String");
+    push_int(seq, e.seq);
     ns.clear();
-    write!(ns, "{}", e.monotonic_ns).expect("writing to a String");
+    match i64::try_from(e.monotonic_ns) {
+        Ok(n) => push_int(ns, n),
+        Err(_) => write!(ns, "{}", e.monotonic_ns).expect("writing to a String"),
+    }
     [
         id,
         seq,
