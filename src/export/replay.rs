@@ -31,14 +31,16 @@ pub const FINGERPRINT: &str = env!("VICOR_BUILD_FINGERPRINT");
 /// The first byte of a replay.
 const FORMAT: u8 = 1;
 
-/// A case's replay, read back.
+/// A case's replay, read back; its texts are borrowed from the bytes.
 #[derive(Debug, Default, PartialEq)]
-pub struct Replayed {
+pub struct Replayed<'b> {
     /// Paths of stored answers that are not on the path (usually none).
-    pub off_path: Vec<String>,
-    /// The relevant computed variables (item, row keys, value as the export
-    /// writes it).
-    pub computed: Vec<(String, Vec<i64>, String)>,
+    pub off_path: Vec<&'b str>,
+    /// The relevant computed variables: item, where its row keys are in
+    /// `keys`, and the value as the export writes it.
+    pub computed: Vec<(&'b str, std::ops::Range<usize>, &'b str)>,
+    /// The row keys of the computed variables, one after the other.
+    pub keys: Vec<i64>,
     /// Row keys of every relevant roster instance, as [`Walk::rows`].
     pub rows: FastMap<(Vec<RowKey>, String), Vec<i64>>,
 }
@@ -112,25 +114,31 @@ fn encode<'p>(
 /// The replay, if it is current: made by this build, for the instrument of
 /// `hash`, on `today`. A replay that does not read is not used either (the
 /// export replays the case, whose answers are checked on their own).
-pub fn decode(bytes: &[u8], hash: &str, today: Date) -> Option<Replayed> {
+pub fn decode<'b>(bytes: &'b [u8], hash: &str, today: Date) -> Option<Replayed<'b>> {
     let mut r = Reader { bytes, at: 0 };
-    if r.byte()? != FORMAT
-        || r.text()? != FINGERPRINT
-        || r.text()? != hash
-        || r.text()? != today.to_string()
-    {
+    if r.byte()? != FORMAT || r.text()? != FINGERPRINT || r.text()? != hash {
+        return None;
+    }
+    let mut day = [0u8; 16];
+    if r.text()?.as_bytes() != date_text(today, &mut day) {
         return None;
     }
     let mut replayed = Replayed::default();
-    for _ in 0..r.count()? {
-        replayed.off_path.push(r.text()?.to_string());
+    let n = r.count()?;
+    replayed.off_path.reserve(n);
+    for _ in 0..n {
+        replayed.off_path.push(r.text()?);
     }
-    for _ in 0..r.count()? {
-        let item = r.text()?.to_string();
-        let keys = (0..r.count()?)
-            .map(|_| r.signed())
-            .collect::<Option<Vec<i64>>>()?;
-        replayed.computed.push((item, keys, r.text()?.to_string()));
+    let n = r.count()?;
+    replayed.computed.reserve(n);
+    for _ in 0..n {
+        let item = r.text()?;
+        let start = replayed.keys.len();
+        for _ in 0..r.count()? {
+            replayed.keys.push(r.signed()?);
+        }
+        let keys = start..replayed.keys.len();
+        replayed.computed.push((item, keys, r.text()?));
     }
     for _ in 0..r.count()? {
         let mut outer = Vec::new();
@@ -148,6 +156,20 @@ pub fn decode(bytes: &[u8], hash: &str, today: Date) -> Option<Replayed> {
         replayed.rows.insert((outer, roster), keys);
     }
     (r.at == bytes.len()).then_some(replayed)
+}
+
+/// `YYYY-MM-DD` (as `Date`'s `Display` for years 0 to 9999) in `buf`,
+/// without allocating: every case's replay is checked against its date.
+fn date_text(date: Date, buf: &mut [u8; 16]) -> &[u8] {
+    use std::io::Write as _;
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let written = write!(cursor, "{date}").is_ok();
+    let len = if written {
+        cursor.position() as usize
+    } else {
+        0
+    };
+    &buf[..len]
 }
 
 /// Whether a replay was made by this build (whatever its case).
@@ -333,7 +355,17 @@ mod tests {
         let back = decode(&bytes, &instrument.hash, today).expect("current");
         // The second vehicle type was not ticked: its answer is off the path.
         assert_eq!(back.off_path, ["vehicle_thefts[2].stolen"]);
-        let mut computed = back.computed.clone();
+        let mut computed: Vec<(String, Vec<i64>, String)> = back
+            .computed
+            .iter()
+            .map(|(item, keys, cell)| {
+                (
+                    item.to_string(),
+                    back.keys[keys.clone()].to_vec(),
+                    cell.to_string(),
+                )
+            })
+            .collect();
         computed.sort();
         let mut want: Vec<(String, Vec<i64>, String)> = walk
             .computed

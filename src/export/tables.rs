@@ -433,7 +433,7 @@ fn rebuild(
 /// A case read with its stored replay (see [`super::replay`]).
 struct ReplayedCase<'a> {
     instrument: &'a Instrument,
-    replayed: &'a super::replay::Replayed,
+    replayed: &'a super::replay::Replayed<'a>,
     answers: &'a [(String, crate::store::StoredAnswer)],
 }
 
@@ -445,7 +445,7 @@ impl Rebuilt for ReplayedCase<'_> {
     fn relevant(&self, each: &mut dyn FnMut(&str, &[i64], &Answer)) {
         let mut keys = Vec::new();
         for (path, answer) in self.answers {
-            if self.replayed.off_path.contains(path) {
+            if self.replayed.off_path.contains(&path.as_str()) {
                 continue;
             }
             if let Some(item) = ItemPath::split(path, &mut keys) {
@@ -456,7 +456,7 @@ impl Rebuilt for ReplayedCase<'_> {
 
     fn computed(&self, each: &mut dyn FnMut(&str, &[i64], &str)) {
         for (item, keys, cell) in &self.replayed.computed {
-            each(item, keys, cell);
+            each(item, &self.replayed.keys[keys.clone()], cell);
         }
     }
 
@@ -670,7 +670,7 @@ pub fn case_rows(case: &dyn Rebuilt, summary: &CaseSummary, layout: &Layout) -> 
                 // An instrument forbidding DK/RF never stores one; should an
                 // old version have allowed it, the instrument's code is used.
                 let code = code.unwrap_or_else(|| special_code(case.instrument(), answer));
-                let span = c.put(|t| write!(t, "{code}").expect("writing to a String"));
+                let span = c.put(|t| push_int(t, code));
                 let width = var.columns().len();
                 let cells = row_for(&mut c, layout, var.level, id, keys);
                 for cell in &mut cells[var.column..var.column + width] {
@@ -717,7 +717,7 @@ fn row_for<'r>(
         let mut cells = vec![(0, 0); layout.levels[level].columns.len()];
         cells[0] = id;
         for (i, k) in keys.iter().enumerate() {
-            cells[1 + i] = c.put(|t| write!(t, "{k}").expect("writing to a String"));
+            cells[1 + i] = c.put(|t| push_int(t, *k));
         }
         c.levels[level].insert(keys.to_vec(), cells);
     }
@@ -761,7 +761,7 @@ fn decimal(x: f64) -> String {
 
 fn answer_cell(answer: &Answer, out: &mut String) {
     match answer {
-        Answer::Int(i) => write!(out, "{i}").expect("writing to a String"),
+        Answer::Int(i) => push_int(out, *i),
         Answer::Decimal(x) => write!(out, "{x}").expect("writing to a String"),
         Answer::Text(s) => out.push_str(s),
         Answer::Date(d) => write!(out, "{d}").expect("writing to a String"),
@@ -770,7 +770,7 @@ fn answer_cell(answer: &Answer, out: &mut String) {
                 if i > 0 {
                     out.push(' ');
                 }
-                write!(out, "{code}").expect("writing to a String");
+                push_int(out, *code);
             }
         }
         Answer::DontKnow | Answer::Refused => {}
