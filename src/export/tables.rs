@@ -403,14 +403,13 @@ fn rebuild(
     // The replay was made from these very answers (a change drops it), so
     // they all read; should one not, the walk below reports it.
     if let Some(replayed) = replayed
-        && stored
-            .iter()
-            .all(|(path, _)| ItemPath::split(path, &mut Vec::new()).is_some())
+        && let Some(paths) = split_paths(stored)
     {
         let case = ReplayedCase {
             instrument: replay.instrument(),
             replayed: &replayed,
             answers: stored,
+            paths: &paths,
         };
         return Ok(case_rows(&case, summary, shared.layout));
     }
@@ -430,11 +429,36 @@ fn rebuild(
     Ok(case_rows(&case, summary, shared.layout))
 }
 
+/// The stored answers' paths, split into items and row keys (all the keys
+/// in one vector); `None` if one does not read.
+fn split_paths(stored: &[(String, crate::store::StoredAnswer)]) -> Option<SplitPaths<'_>> {
+    let mut split = SplitPaths {
+        items: Vec::with_capacity(stored.len()),
+        keys: Vec::new(),
+    };
+    let mut keys = Vec::new();
+    for (path, _) in stored {
+        let item = ItemPath::split(path, &mut keys)?;
+        let start = split.keys.len();
+        split.keys.extend_from_slice(&keys);
+        split.items.push((item, start..split.keys.len()));
+    }
+    Some(split)
+}
+
+/// Stored answers' paths as items and row keys.
+struct SplitPaths<'a> {
+    items: Vec<(&'a str, std::ops::Range<usize>)>,
+    keys: Vec<i64>,
+}
+
 /// A case read with its stored replay (see [`super::replay`]).
 struct ReplayedCase<'a> {
     instrument: &'a Instrument,
     replayed: &'a super::replay::Replayed<'a>,
     answers: &'a [(String, crate::store::StoredAnswer)],
+    /// The answers' paths, split, in the same order.
+    paths: &'a SplitPaths<'a>,
 }
 
 impl Rebuilt for ReplayedCase<'_> {
@@ -443,14 +467,11 @@ impl Rebuilt for ReplayedCase<'_> {
     }
 
     fn relevant(&self, each: &mut dyn FnMut(&str, &[i64], &Answer)) {
-        let mut keys = Vec::new();
-        for (path, answer) in self.answers {
+        for ((path, answer), (item, keys)) in self.answers.iter().zip(&self.paths.items) {
             if self.replayed.off_path.contains(&path.as_str()) {
                 continue;
             }
-            if let Some(item) = ItemPath::split(path, &mut keys) {
-                each(item, &keys, &from_stored(answer));
-            }
+            each(item, &self.paths.keys[keys.clone()], &from_stored(answer));
         }
     }
 

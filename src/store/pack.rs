@@ -150,7 +150,11 @@ pub(crate) fn decode_events(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usi
         }
         let prev_kind = prev.kind.map(EventKind::as_str).unwrap_or_default();
         r.text(prev_kind, &mut kind)?;
-        e.kind = Some(EventKind::parse(&kind).ok_or(BadPack)?);
+        // Runs of one kind are common: no need to look the name up again.
+        e.kind = match prev.kind {
+            Some(k) if kind == prev_kind => Some(k),
+            _ => Some(EventKind::parse(&kind).ok_or(BadPack)?),
+        };
         for (bit, before, now) in [
             (HAS_PATH, &prev.path, &mut e.path),
             (HAS_OLD, &prev.old, &mut e.old),
