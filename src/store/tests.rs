@@ -1194,3 +1194,30 @@ fn a_completed_case_is_replayed_with_its_pack_and_dropped_with_it() {
         Some(format!("b|{hash}|q1=int:4,q2=text:{SECRET}"))
     );
 }
+
+#[test]
+fn a_merged_store_replays_its_completed_cases_with_the_replayer_given() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.db");
+    let (mut store, id) = filled(&input, Some(KEY));
+    store
+        .record(
+            &id,
+            &Change::event(EventKind::Complete, "e1", at(3)).with_status(CaseStatus::Completed),
+        )
+        .expect("completed");
+    let hash = store.cases().expect("cases")[0].instrument.hash.clone();
+    drop(store);
+    let plain = dir.path().join("plain.db");
+    merge(&plain, &[&input], Some(KEY)).expect("merge");
+    let merged = Store::open_read_only(&plain, Some(KEY)).expect("open");
+    assert_eq!(replayed(&merged, &id), None, "no replayer, no replay");
+    let out = dir.path().join("out.db");
+    let replayer: Arc<dyn Replayer> = Arc::new(Tagging("m"));
+    merge_with(&out, &[&input], Some(KEY), Some(replayer)).expect("merge");
+    let merged = Store::open_read_only(&out, Some(KEY)).expect("open");
+    assert_eq!(
+        replayed(&merged, &id),
+        Some(format!("m|{hash}|q1=int:3,q2=text:{SECRET}"))
+    );
+}
