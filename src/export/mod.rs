@@ -2,10 +2,12 @@
 //!
 //! The store keeps every answer ever given, including answers that later
 //! became irrelevant (skipped by a changed filter). The export must give the
-//! *interview's* data, so each case is rebuilt through the interview engine
-//! (`store::session::restore` → `Interview::new`) and only
-//! `relevant_answers()` and `computed()` are written: a skipped answer kept
-//! in the store never leaks into a file.
+//! *interview's* data, so each case is walked through the interview engine
+//! (one `interview::walk::Replay` per instrument version) and only the
+//! answers relevant on its path and its computed values are written: a
+//! skipped answer kept in the store never leaks into a file. A case whose
+//! store kept a current replay of that walk ([`replay`]) is read from it
+//! instead, with the same result.
 //!
 //! Invariants (tested by `tests/export.rs`):
 //! - every relevant answer, DK/RF code and roster row of every exported case

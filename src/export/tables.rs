@@ -1,10 +1,11 @@
 //! The data files: one CSV per level, the paradata, the durations and (with
 //! personal data) the notes, written one case at a time.
 //!
-//! Each case is rebuilt through the interview engine, so its cells are the
-//! answers relevant on its path: the rows of a roster are the rows the
-//! engine walks (a relevant roster instance), and an answer the store keeps
-//! for an item that became irrelevant is not written.
+//! Each case is rebuilt through the interview engine (or read from its
+//! stored replay of that walk), so its cells are the answers relevant on its
+//! path: the rows of a roster are the rows the engine walks (a relevant
+//! roster instance), and an answer the store keeps for an item that became
+//! irrelevant is not written.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

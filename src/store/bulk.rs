@@ -74,6 +74,9 @@ pub struct CaseRows {
     packed_events: Vec<u8>,
     packed_answers: Vec<u8>,
     packed: bool,
+    /// The previous case's answers while `answers` waits for
+    /// [`CaseRows::unpack`], whose decoding reuses their buffers.
+    answer_slots: Vec<(String, StoredAnswer)>,
 }
 
 impl CaseRows {
@@ -100,6 +103,7 @@ impl CaseRows {
         };
         self.events_len =
             super::pack::decode_events(&self.packed_events, &mut self.events).map_err(damaged)?;
+        std::mem::swap(&mut self.answers, &mut self.answer_slots);
         super::pack::decode_answers(&self.packed_answers, &mut self.answers).map_err(damaged)?;
         Ok(())
     }
@@ -246,6 +250,10 @@ impl Store {
             rows.packed_answers.extend_from_slice(answers);
             rows.packed = true;
             rows.events_len = 0;
+            // Empty until unpacked; the old answers' buffers wait aside.
+            if rows.answer_slots.len() < rows.answers.len() {
+                std::mem::swap(&mut rows.answers, &mut rows.answer_slots);
+            }
             rows.answers.clear();
         } else {
             rows.events_len =
