@@ -120,7 +120,9 @@ pub fn write(
             let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(IN_FLIGHT);
             let (done, rendered) =
                 std::sync::mpsc::sync_channel::<Result<Rendered, ExportError>>(IN_FLIGHT);
-            let (reuse, reusable) = std::sync::mpsc::sync_channel::<Rendered>(IN_FLIGHT);
+            // Room for every batch this formatter can have out, so that the
+            // writer never drops one (and its buffers) on its own thread.
+            let (reuse, reusable) = std::sync::mpsc::sync_channel::<Rendered>(2 * IN_FLIGHT + 2);
             let give_back = give_back.clone();
             let shared = &shared;
             let spawned = std::thread::Builder::new()
@@ -309,6 +311,8 @@ struct Formatter<'a> {
     id: String,
     seq: String,
     ns: String,
+    /// The cells of the case at hand, whose buffers serve the next one.
+    cells: CaseCells,
 }
 
 impl<'a> Formatter<'a> {
@@ -318,6 +322,7 @@ impl<'a> Formatter<'a> {
             id: String::new(),
             seq: String::new(),
             ns: String::new(),
+            cells: CaseCells::default(),
         }
     }
 
@@ -331,7 +336,8 @@ impl<'a> Formatter<'a> {
                 .replays
                 .get(summary.instrument.hash.as_str())
                 .expect("every case was matched to an instrument");
-            let cells = rebuild(replay, summary, rows, self.shared)?;
+            rebuild(replay, summary, rows, self.shared, &mut self.cells)?;
+            let cells = &self.cells;
             for (level, level_rows) in cells.levels.iter().enumerate() {
                 let lines = &mut out.levels[level];
                 for row in level_rows.values() {
@@ -395,7 +401,8 @@ fn rebuild(
     summary: &CaseSummary,
     rows: &CaseRows,
     shared: &Shared,
-) -> Result<CaseCells, ExportError> {
+    cells: &mut CaseCells,
+) -> Result<(), ExportError> {
     let stored = &rows.answers;
     let today = interview_date(summary.created_utc, &shared.tz);
     let replayed = rows
@@ -412,7 +419,8 @@ fn rebuild(
             answers: stored,
             paths: &paths,
         };
-        return Ok(case_rows(&case, summary, shared.layout));
+        case_rows_into(&case, summary, shared.layout, cells);
+        return Ok(());
     }
     let (answers, unreadable) = engine_answers(stored.iter().map(|(p, a)| (p, a)));
     if !unreadable.is_empty() {
@@ -427,7 +435,8 @@ fn rebuild(
         walk: &walk,
         answers: &answers,
     };
-    Ok(case_rows(&case, summary, shared.layout))
+    case_rows_into(&case, summary, shared.layout, cells);
+    Ok(())
 }
 
 /// The stored answers' paths, split into items and row keys (all the keys
@@ -621,6 +630,8 @@ impl Rebuilt for Case<'_> {
 pub struct CaseCells {
     text: String,
     pub levels: Vec<BTreeMap<Vec<i64>, Vec<Span>>>,
+    /// Rows of an earlier case, to be filled again.
+    spare: Vec<Vec<Span>>,
 }
 
 /// A cell: where its text starts and ends in [`CaseCells`]'s buffer.
@@ -633,6 +644,14 @@ impl CaseCells {
             .map(|&(start, end)| &self.text[start as usize..end as usize])
     }
 
+    /// A row of `width` empty cells, made of a spare one when there is one.
+    fn blank_row(&mut self, width: usize) -> Vec<Span> {
+        let mut row = self.spare.pop().unwrap_or_default();
+        row.clear();
+        row.resize(width, (0, 0));
+        row
+    }
+
     /// Appends `write`'s text to the buffer; its span.
     fn put(&mut self, write: impl FnOnce(&mut String)) -> Span {
         let start = self.text.len() as u32;
@@ -641,14 +660,24 @@ impl CaseCells {
     }
 }
 
-/// The rows of one case, per level, keyed by their roster row keys.
-pub fn case_rows(case: &dyn Rebuilt, summary: &CaseSummary, layout: &Layout) -> CaseCells {
-    let mut c = CaseCells {
-        text: String::with_capacity(1024),
-        levels: vec![BTreeMap::new(); layout.levels.len()],
-    };
+/// The rows of one case, per level, keyed by their roster row keys, into
+/// `c`, whose buffers (from an earlier case) are reused.
+pub fn case_rows_into(
+    case: &dyn Rebuilt,
+    summary: &CaseSummary,
+    layout: &Layout,
+    c: &mut CaseCells,
+) {
+    c.text.clear();
+    let CaseCells { levels, spare, .. } = &mut *c;
+    for level in levels.iter_mut() {
+        while let Some((_, row)) = level.pop_first() {
+            spare.push(row);
+        }
+    }
+    levels.resize_with(layout.levels.len(), BTreeMap::new);
     let id = c.put(|t| write!(t, "{}", summary.id).expect("writing to a String"));
-    let mut main = vec![(0, 0); layout.levels[0].columns.len()];
+    let mut main = c.blank_row(layout.levels[0].columns.len());
     main[0] = id;
     main[1] = c.put(|t| t.push_str(&summary.instrument.version));
     main[2] = c.put(|t| t.push_str(summary.status.as_str()));
@@ -664,7 +693,7 @@ pub fn case_rows(case: &dyn Rebuilt, summary: &CaseSummary, layout: &Layout) -> 
     // Every relevant roster row, even one without answers.
     let mut outer = Vec::new();
     for section in &case.instrument().sections {
-        roster_rows(case, &section.nodes, &mut outer, layout, id, &mut c);
+        roster_rows(case, &section.nodes, &mut outer, layout, id, c);
     }
     let (one, zero) = (c.put(|t| t.push('1')), c.put(|t| t.push('0')));
     case.relevant(&mut |item, keys, answer| {
@@ -673,7 +702,7 @@ pub fn case_rows(case: &dyn Rebuilt, summary: &CaseSummary, layout: &Layout) -> 
         };
         let cell = match (answer, var.var_type) {
             (Answer::Codes(codes), VarType::MultipleChoice) => {
-                let cells = row_for(&mut c, layout, var.level, id, keys);
+                let cells = row_for(c, layout, var.level, id, keys);
                 for (i, label) in var.labels.iter().enumerate() {
                     cells[var.column + i] = if codes.contains(&label.code) {
                         one
@@ -694,7 +723,7 @@ pub fn case_rows(case: &dyn Rebuilt, summary: &CaseSummary, layout: &Layout) -> 
                 let code = code.unwrap_or_else(|| special_code(case.instrument(), answer));
                 let span = c.put(|t| push_int(t, code));
                 let width = var.columns().len();
-                let cells = row_for(&mut c, layout, var.level, id, keys);
+                let cells = row_for(c, layout, var.level, id, keys);
                 for cell in &mut cells[var.column..var.column + width] {
                     *cell = span;
                 }
@@ -702,16 +731,15 @@ pub fn case_rows(case: &dyn Rebuilt, summary: &CaseSummary, layout: &Layout) -> 
             }
             (a, _) => c.put(|t| answer_cell(a, t)),
         };
-        row_for(&mut c, layout, var.level, id, keys)[var.column] = cell;
+        row_for(c, layout, var.level, id, keys)[var.column] = cell;
     });
     case.computed(&mut |item, keys, value| {
         let Some(var) = layout.variable(item) else {
             return;
         };
         let cell = c.put(|t| t.push_str(value));
-        row_for(&mut c, layout, var.level, id, keys)[var.column] = cell;
+        row_for(c, layout, var.level, id, keys)[var.column] = cell;
     });
-    c
 }
 
 /// The row keys of a path, outermost first.
@@ -736,7 +764,7 @@ fn row_for<'r>(
     keys: &[i64],
 ) -> &'r mut Vec<Span> {
     if !c.levels[level].contains_key(keys) {
-        let mut cells = vec![(0, 0); layout.levels[level].columns.len()];
+        let mut cells = c.blank_row(layout.levels[level].columns.len());
         cells[0] = id;
         for (i, k) in keys.iter().enumerate() {
             cells[1 + i] = c.put(|t| push_int(t, *k));
@@ -959,7 +987,8 @@ mod tests {
             let restored = restore(&record, &events);
             assert!(restored.unreadable.is_empty());
             let engine = Interview::new(instrument, restored.today, restored.seed, restored.saved);
-            let cells = case_rows(&engine, summary, layout);
+            let mut cells = CaseCells::default();
+            case_rows_into(&engine, summary, layout, &mut cells);
             for (level, rows) in cells.levels.iter().enumerate() {
                 files.level_rows[level] += rows.len();
                 for row in rows.values() {
