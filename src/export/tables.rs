@@ -110,9 +110,10 @@ pub fn write(
         unpack_later: true,
     };
     let (read, written) = std::thread::scope(|scope| {
-        // Spent batches go back to the reader to be filled again: freeing on
-        // one thread what another allocated is slow in glibc.
-        let (give_back, spent) = std::sync::mpsc::channel::<Batch>();
+        // Spent batches go back to the reader to be filled again, and their
+        // cases' buffers go to the same formatter next time: freeing or
+        // growing on one thread what another allocated is slow in glibc.
+        let mut spent = Vec::new();
         let mut to_formatters = Vec::new();
         let mut from_formatters = Vec::new();
         let mut recycle = Vec::new();
@@ -123,7 +124,8 @@ pub fn write(
             // Room for every batch this formatter can have out, so that the
             // writer never drops one (and its buffers) on its own thread.
             let (reuse, reusable) = std::sync::mpsc::sync_channel::<Rendered>(2 * IN_FLIGHT + 2);
-            let give_back = give_back.clone();
+            let (give_back, returned) = std::sync::mpsc::channel::<Batch>();
+            spent.push(returned);
             let shared = &shared;
             let spawned = std::thread::Builder::new()
                 .name(format!("export-format-{k}"))
@@ -153,7 +155,6 @@ pub fn write(
             from_formatters.push(rendered);
             recycle.push(reuse);
         }
-        drop(give_back);
         let writer = std::thread::Builder::new()
             .name("export-write".into())
             .spawn_scoped(scope, move || -> Result<Files, ExportError> {
@@ -181,17 +182,12 @@ pub fn write(
                 return (Err(Stop::Export(io)), None);
             }
         };
-        let mut pool: Vec<CaseRows> = Vec::new();
+        // Per formatter, the cases' buffers it has given back.
+        let mut pools: Vec<Vec<CaseRows>> = (0..FORMATTERS).map(|_| Vec::new()).collect();
         let mut batch = Batch::new();
         let mut sent = 0;
         let mut read = store.read_cases(&ids, parts, |i, rows| -> Result<(), Stop> {
-            if pool.is_empty() {
-                while let Ok(mut old) = spent.try_recv() {
-                    pool.extend(old.cases.drain(..).map(|(_, rows)| rows));
-                }
-            }
-            let rows = std::mem::replace(rows, pool.pop().unwrap_or_default());
-            batch.cases.push((i, rows));
+            batch.cases.push((i, std::mem::take(rows)));
             if batch.cases.len() == BATCH {
                 let full = std::mem::replace(&mut batch, Batch::new());
                 to_formatters[sent % FORMATTERS]
@@ -199,6 +195,14 @@ pub fn write(
                     .map_err(|_| Stop::Worker)?;
                 sent += 1;
             }
+            // The next case is read into buffers of the formatter it goes to.
+            let k = sent % FORMATTERS;
+            if pools[k].is_empty() {
+                while let Ok(mut old) = spent[k].try_recv() {
+                    pools[k].extend(old.cases.drain(..).map(|(_, rows)| rows));
+                }
+            }
+            *rows = pools[k].pop().unwrap_or_default();
             Ok(())
         });
         if read.is_ok() && !batch.cases.is_empty() {
