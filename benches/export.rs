@@ -260,7 +260,7 @@ fn main() {
         drop(store);
         if before < vicor::store::SCHEMA_VERSION || repacked > 0 {
             eprintln!(
-                "brought the kept store from schema {before} to {}, {repacked} cases packed again, in {:.1} s",
+                "brought the kept store from schema {before} to {} (and its replays to this build; {repacked} re-packed after the upgrade) in {:.1} s",
                 vicor::store::SCHEMA_VERSION,
                 start.elapsed().as_secs_f64()
             );

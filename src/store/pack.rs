@@ -120,15 +120,8 @@ pub(crate) struct BadPack;
 /// returns the number of events.
 pub(crate) fn decode_events(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usize, BadPack> {
     let mut r = Reader { blob, at: 0 };
-    if r.byte()? != FORMAT {
-        return Err(BadPack);
-    }
-    let n = usize::try_from(r.varint()?).map_err(|_| BadPack)?;
-    // Every event takes at least 8 bytes: a count beyond that is damage,
-    // not a reason to allocate.
-    if n > blob.len() / 8 {
-        return Err(BadPack);
-    }
+    // Every event takes at least 8 bytes.
+    let n = r.header(8)?;
     while rows.len() < n {
         rows.push(EventRow::default());
     }
@@ -201,14 +194,8 @@ pub(crate) fn decode_answers(
     answers: &mut Vec<(String, StoredAnswer)>,
 ) -> Result<(), BadPack> {
     let mut r = Reader { blob, at: 0 };
-    if r.byte()? != FORMAT {
-        return Err(BadPack);
-    }
-    let n = usize::try_from(r.varint()?).map_err(|_| BadPack)?;
     // Every answer takes at least 5 bytes.
-    if n > blob.len() / 5 {
-        return Err(BadPack);
-    }
+    let n = r.header(5)?;
     let mut value = String::new();
     let mut path = String::new();
     answers.truncate(n);
@@ -241,6 +228,20 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// The format byte and the number of items, each taking at least
+    /// `least` bytes: a count beyond what the blob can hold is damage, not
+    /// a reason to allocate.
+    fn header(&mut self, least: usize) -> Result<usize, BadPack> {
+        if self.byte()? != FORMAT {
+            return Err(BadPack);
+        }
+        let n = usize::try_from(self.varint()?).map_err(|_| BadPack)?;
+        if n > self.blob.len() / least {
+            return Err(BadPack);
+        }
+        Ok(n)
+    }
+
     fn byte(&mut self) -> Result<u8, BadPack> {
         let b = *self.blob.get(self.at).ok_or(BadPack)?;
         self.at += 1;
@@ -337,12 +338,19 @@ pub(crate) fn seal_all(
     let sql = |e| StoreError::sqlite(path, e);
     let mut keys: Vec<String> = Vec::new();
     {
+        // The replay is the last column of a pack's row: reading it reads the
+        // whole pack, so only a replayer that will judge it asks for it.
+        let replays = if replayer.is_some() {
+            "p.replay"
+        } else {
+            "NULL"
+        };
         let mut stmt = conn
-            .prepare(
-                "SELECT c.uuid, p.case_uuid IS NOT NULL, p.replay
+            .prepare(&format!(
+                "SELECT c.uuid, p.case_uuid IS NOT NULL, {replays}
                  FROM cases c LEFT JOIN case_packs p ON p.case_uuid = c.uuid
-                 WHERE c.status = 'completed'",
-            )
+                 WHERE c.status = 'completed'"
+            ))
             .map_err(sql)?;
         let mut rows = stmt.query([]).map_err(sql)?;
         while let Some(row) = rows.next().map_err(sql)? {

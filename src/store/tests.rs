@@ -925,6 +925,16 @@ fn event_by_hand(store: &Store, id: &CaseId, seq: i64, utc: &str) {
         .expect("an event by hand");
 }
 
+/// Records the case's completion at time `t`.
+fn complete(store: &mut Store, id: &CaseId, t: i64) {
+    store
+        .record(
+            id,
+            &Change::event(EventKind::Complete, "e1", at(t)).with_status(CaseStatus::Completed),
+        )
+        .expect("completed");
+}
+
 /// The number of events in the case's pack, if it has one.
 fn packed(store: &Store, id: &CaseId) -> Option<i64> {
     store
@@ -943,12 +953,7 @@ fn a_completed_case_is_packed_and_the_pack_follows_its_rows() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, id) = filled(&dir.path().join("s.db"), Some(KEY));
     assert_eq!(packed(&store, &id), None, "in progress: read from the rows");
-    store
-        .record(
-            &id,
-            &Change::event(EventKind::Complete, "e1", at(3)).with_status(CaseStatus::Completed),
-        )
-        .expect("completed");
+    complete(&mut store, &id, 3);
     assert_eq!(packed(&store, &id), Some(3));
     let rows = from_rows(&store, &id);
     assert_eq!(rows.len(), 3);
@@ -1035,12 +1040,7 @@ fn a_case_whose_rows_do_not_read_still_completes_without_a_pack() {
 fn a_damaged_pack_is_reported_as_damage() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, id) = filled(&dir.path().join("s.db"), None);
-    store
-        .record(
-            &id,
-            &Change::event(EventKind::Complete, "e1", at(3)).with_status(CaseStatus::Completed),
-        )
-        .expect("completed");
+    complete(&mut store, &id, 3);
     store
         .conn
         .execute("UPDATE case_packs SET packed_events = x'01ff'", [])
@@ -1148,12 +1148,7 @@ fn a_completed_case_is_replayed_with_its_pack_and_dropped_with_it() {
     };
     let mut store = Store::open_with(&path, Some(KEY), &build("a")).expect("opens");
     let id = store.cases().expect("cases")[0].id;
-    store
-        .record(
-            &id,
-            &Change::event(EventKind::Complete, "e1", at(3)).with_status(CaseStatus::Completed),
-        )
-        .expect("completed");
+    complete(&mut store, &id, 3);
     let hash = store.cases().expect("cases")[0].instrument.hash.clone();
     assert_eq!(
         replayed(&store, &id),
@@ -1168,12 +1163,7 @@ fn a_completed_case_is_replayed_with_its_pack_and_dropped_with_it() {
         )
         .expect("reopened");
     assert_eq!(replayed(&store, &id), None);
-    store
-        .record(
-            &id,
-            &Change::event(EventKind::Complete, "e1", at(5)).with_status(CaseStatus::Completed),
-        )
-        .expect("completed");
+    complete(&mut store, &id, 5);
     assert_eq!(
         replayed(&store, &id),
         Some(format!("a|{hash}|q1=int:4,q2=text:{SECRET}"))
@@ -1200,12 +1190,7 @@ fn a_merged_store_replays_its_completed_cases_with_the_replayer_given() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("in.db");
     let (mut store, id) = filled(&input, Some(KEY));
-    store
-        .record(
-            &id,
-            &Change::event(EventKind::Complete, "e1", at(3)).with_status(CaseStatus::Completed),
-        )
-        .expect("completed");
+    complete(&mut store, &id, 3);
     let hash = store.cases().expect("cases")[0].instrument.hash.clone();
     drop(store);
     let plain = dir.path().join("plain.db");
