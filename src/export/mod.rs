@@ -25,6 +25,7 @@ mod codebook;
 pub mod layout;
 pub mod replay;
 mod scripts;
+mod sink;
 mod tables;
 
 use std::collections::{BTreeMap, HashMap};
@@ -362,7 +363,7 @@ impl Drop for Staging {
 /// A CSV writer on a file of the staging folder.
 pub(crate) fn csv_file(dir: &Path, name: &str) -> Result<CsvOut, ExportError> {
     let path = dir.join(name);
-    let file = std::fs::File::create(&path).map_err(|source| ExportError::Io {
+    let file = sink::Sink::create(&path).map_err(|source| ExportError::Io {
         path: path.clone(),
         source,
     })?;
@@ -383,7 +384,7 @@ const FLUSH_AT: usize = 1 << 20;
 /// 100,000 interviews is 15 million lines, and going through `csv::Writer`
 /// cost more than building them. A test holds the two to the same bytes.
 pub(crate) struct CsvOut {
-    file: std::fs::File,
+    file: sink::Sink,
     line: Vec<u8>,
     path: PathBuf,
     /// Fields in the first line (the header); every line must have as many.
@@ -434,7 +435,6 @@ impl CsvOut {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), ExportError> {
-        use std::io::Write;
         self.file
             .write_all(bytes)
             .map_err(|source| ExportError::Io {
@@ -445,7 +445,7 @@ impl CsvOut {
 
     pub fn finish(mut self) -> Result<(), ExportError> {
         self.flush()?;
-        self.file.sync_all().map_err(|source| ExportError::Io {
+        self.file.finish().map_err(|source| ExportError::Io {
             path: self.path.clone(),
             source,
         })
