@@ -501,6 +501,10 @@ impl Lines {
                 width: self.width,
             });
         }
+        // One capacity check for the line (quotes aside) rather than one per
+        // field.
+        let len: usize = fields.iter().map(|f| f.len()).sum();
+        self.bytes.reserve(len + N + 3);
         for (i, (field, plain)) in fields.iter().zip(plain).enumerate() {
             if i > 0 {
                 self.bytes.push(b',');
@@ -529,7 +533,7 @@ impl Lines {
 /// Writes `n` in decimal to `out`: the paradata has two numbers in each of
 /// its 15 million lines, and `fmt` took longer than the rest of the line.
 pub(crate) fn push_int(out: &mut String, n: i64) {
-    let mut digits = [0u8; 20];
+    let mut digits = [b'-'; 20];
     let mut at = digits.len();
     let mut rest = n.unsigned_abs();
     loop {
@@ -541,11 +545,12 @@ pub(crate) fn push_int(out: &mut String, n: i64) {
         }
     }
     if n < 0 {
-        out.push('-');
+        // Already a '-' there.
+        at -= 1;
     }
-    for d in &digits[at..] {
-        out.push(char::from(*d));
-    }
+    // One copy of ASCII bytes, rather than a push (and a capacity check)
+    // for each digit.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// A line with another number of fields than its header: a bug in vicor.
