@@ -29,9 +29,11 @@
 //!
 //! Key handling: the passphrase goes to SQLCipher's `PRAGMA key`, which derives
 //! the key with PBKDF2-HMAC-SHA512 over 256 000 iterations and a random
-//! per-file salt, and authenticates every page with HMAC-SHA512. We pin those
-//! settings with `PRAGMA cipher_compatibility = 4` so that a future SQLCipher
-//! with other defaults still opens today's stores. See `docs/store.md`.
+//! per-file salt. New stores have 16 KiB pages authenticated with
+//! HMAC-SHA256; stores made before with SQLCipher 4's defaults still open
+//! ([`Cipher`]). We pin the rest with `PRAGMA cipher_compatibility = 4` so
+//! that a future SQLCipher with other defaults still opens today's stores.
+//! See `docs/store.md`.
 
 mod error;
 pub mod import;
@@ -70,6 +72,39 @@ pub use types::{
 /// The first 16 bytes of every unencrypted SQLite file. SQLCipher encrypts
 /// the whole first page, so an encrypted store never starts with them.
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// How SQLCipher protects the pages of a store. Both derive the key from
+/// the passphrase with PBKDF2-HMAC-SHA512 (256,000 iterations, a random salt
+/// per file) and encrypt with AES-256-CBC; they differ in how pages are
+/// checked. `docs/store.md` says why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cipher {
+    /// Stores made by this vicor: 16 KiB pages, each authenticated with
+    /// HMAC-SHA256. Reading a page costs a third of what it did (an export
+    /// reads and checks every page of every case).
+    Current,
+    /// Stores made before: SQLCipher 4's defaults throughout (4 KiB pages,
+    /// HMAC-SHA512). They open and work as they are.
+    Sqlcipher4,
+}
+
+impl Cipher {
+    /// Keys `conn` with these settings (before its first read).
+    pub(crate) fn apply(self, conn: &Connection, key: &str) -> rusqlite::Result<()> {
+        conn.pragma_update(None, "key", key)?;
+        // SQLCipher logs a failed page check to stderr by default; the
+        // library must not print, and the error says it all.
+        conn.pragma_update(None, "cipher_log_level", "NONE")?;
+        // Pinned, so that a future SQLCipher with other defaults still opens
+        // today's stores.
+        conn.pragma_update(None, "cipher_compatibility", 4)?;
+        if self == Cipher::Current {
+            conn.pragma_update(None, "cipher_page_size", 16_384)?;
+            conn.pragma_update(None, "cipher_hmac_algorithm", "HMAC_SHA256")?;
+        }
+        Ok(())
+    }
+}
 
 /// How to open a store; [`Store::open`] uses the defaults.
 #[derive(Clone)]
@@ -216,8 +251,8 @@ impl Store {
             }
             // SQLite takes a file shorter than one page for an empty
             // database, and would write a store over it. Pages are at least
-            // 512 bytes, and SQLCipher's (pinned by cipher_compatibility 4)
-            // 4096.
+            // 512 bytes, and SQLCipher's at least 4096 (16 KiB for stores
+            // made now).
             let one_page = if key.is_some() { 4096 } else { 512 };
             if meta.len() < one_page {
                 return Err(StoreError::NotAStore { path: to_path() });
@@ -234,31 +269,44 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
         let sql = |e| StoreError::sqlite(path, e);
-        let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
-        conn.busy_timeout(options.busy_timeout).map_err(sql)?;
-        if let Some(key) = key {
-            conn.pragma_update(None, "key", key).map_err(sql)?;
-            // SQLCipher logs a failed page check to stderr by default; the
-            // library must not print, and the error says it all.
-            conn.pragma_update(None, "cipher_log_level", "NONE")
-                .map_err(sql)?;
-            conn.pragma_update(None, "cipher_compatibility", 4)
-                .map_err(sql)?;
-        }
-        // The first read decrypts page 1: a wrong key fails here, before any
-        // write could touch the file.
-        let objects: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(ErrorCode::NotADatabase) if key.is_some() => {
-                    StoreError::WrongKey { path: to_path() }
+        // A new file gets this vicor's settings; an existing one may have
+        // been made with SQLCipher 4's defaults, which nothing in the file
+        // tells apart from a wrong key but a failed first read.
+        let ciphers: &[Cipher] = match key {
+            None => &[],
+            Some(_) if meta.len() == 0 => &[Cipher::Current],
+            Some(_) => &[Cipher::Current, Cipher::Sqlcipher4],
+        };
+        let mut attempt = 0;
+        let (conn, objects) = loop {
+            let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+            conn.busy_timeout(options.busy_timeout).map_err(sql)?;
+            if let (Some(key), Some(cipher)) = (key, ciphers.get(attempt)) {
+                cipher.apply(&conn, key).map_err(sql)?;
+            }
+            // The first read decrypts page 1: a wrong key fails here, before
+            // any write could touch the file.
+            match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)) {
+                Ok(objects) => break (conn, objects),
+                Err(e) if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
+                    attempt += 1;
+                    if attempt < ciphers.len() {
+                        continue;
+                    }
+                    return Err(if key.is_some() {
+                        StoreError::WrongKey { path: to_path() }
+                    } else {
+                        StoreError::Corrupt {
+                            path: to_path(),
+                            detail: "the SQLite header is there but the file cannot be read"
+                                .to_string(),
+                        }
+                    });
                 }
-                Some(ErrorCode::NotADatabase) => StoreError::Corrupt {
-                    path: to_path(),
-                    detail: "the SQLite header is there but the file cannot be read".to_string(),
-                },
-                _ => StoreError::sqlite(path, e),
-            })?;
+                Err(e) => return Err(StoreError::sqlite(path, e)),
+            }
+        };
+        let objects: i64 = objects;
         let version = if objects == 0 {
             0
         } else {

@@ -62,11 +62,20 @@ fn filled(path: &Path, key: Option<&str>) -> (Store, CaseId) {
     (store, id)
 }
 
+/// The store at `path` as plain SQLite, keyed as vicor keys new stores.
 fn raw(path: &Path, key: Option<&str>) -> Connection {
     let conn = Connection::open(path).expect("raw sqlite");
     if let Some(key) = key {
-        conn.pragma_update(None, "key", key).expect("key");
+        Cipher::Current.apply(&conn, key).expect("key");
     }
+    conn
+}
+
+/// As [`raw`], with SQLCipher's own defaults: a store as vicor made them
+/// before it chose its cipher settings.
+fn raw_before_cipher_settings(path: &Path, key: &str) -> Connection {
+    let conn = Connection::open(path).expect("raw sqlite");
+    conn.pragma_update(None, "key", key).expect("key");
     conn
 }
 
@@ -441,7 +450,7 @@ fn store_at_version_1_is_migrated_and_keeps_its_data() {
     let path = dir.path().join("v1.db");
     let id = CaseId::random();
     {
-        let mut conn = raw(&path, Some(KEY));
+        let mut conn = raw_before_cipher_settings(&path, KEY);
         let tx = conn.transaction().expect("tx");
         schema::migrate(&tx, 0, 1).expect("version 1");
         tx.execute(
@@ -470,7 +479,8 @@ fn store_at_version_1_is_migrated_and_keeps_its_data() {
     assert_eq!(record.summary.status, CaseStatus::InProgress);
     assert_eq!(store.orphans(&id).expect("table exists"), Vec::new());
     drop(store);
-    let version: String = raw(&path, Some(KEY))
+    // Opened and upgraded, it keeps its cipher settings.
+    let version: String = raw_before_cipher_settings(&path, KEY)
         .query_row(
             "SELECT value FROM meta WHERE key = 'schema_version'",
             [],
@@ -1066,7 +1076,7 @@ fn a_store_from_before_packs_is_read_as_it_is_and_packed_on_upgrade() {
     let path = dir.path().join("v2.db");
     let (done, open) = (CaseId::random(), CaseId::random());
     {
-        let mut conn = raw(&path, Some(KEY));
+        let mut conn = raw_before_cipher_settings(&path, KEY);
         let tx = conn.transaction().expect("tx");
         schema::migrate(&tx, 0, 2).expect("version 2");
         for (id, status) in [(&done, "completed"), (&open, "in_progress")] {
@@ -1205,4 +1215,46 @@ fn a_merged_store_replays_its_completed_cases_with_the_replayer_given() {
         replayed(&merged, &id),
         Some(format!("m|{hash}|q1=int:3,q2=text:{SECRET}"))
     );
+}
+
+#[test]
+fn new_stores_get_this_vicors_cipher_settings_and_older_ones_still_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("new.db");
+    drop(filled(&path, Some(KEY)));
+    let count = |conn: &Connection| {
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+    };
+    // SQLCipher's defaults do not read it: its pages are 16 KiB, checked
+    // with HMAC-SHA256.
+    let err = count(&raw_before_cipher_settings(&path, KEY)).expect_err("other settings");
+    assert_eq!(err.sqlite_error_code(), Some(ErrorCode::NotADatabase));
+    assert!(count(&raw(&path, Some(KEY))).expect("this vicor's settings") > 0);
+
+    // A store as vicor made them with SQLCipher's defaults.
+    let old = dir.path().join("old.db");
+    {
+        let mut conn = raw_before_cipher_settings(&old, KEY);
+        let tx = conn.transaction().expect("tx");
+        schema::migrate(&tx, 0, SCHEMA_VERSION).expect("schema");
+        tx.commit().expect("commit");
+    }
+    let (id, answer) = {
+        let mut store = Store::open(&old, Some(KEY)).expect("an older store opens");
+        let id = store.create_case(&new_case("e1")).expect("case");
+        let change = Change::answer("q1", StoredAnswer::Int(7), "e1", at(1));
+        store.record(&id, &change).expect("answer");
+        (id, StoredAnswer::Int(7))
+    };
+    let store = Store::open(&old, Some(KEY)).expect("and opens again");
+    assert_eq!(store.case(&id).expect("case").answers["q1"], answer);
+    drop(store);
+    // It kept its settings, and a wrong key is still told as such.
+    assert!(count(&raw_before_cipher_settings(&old, KEY)).expect("same settings") > 0);
+    assert!(matches!(
+        Store::open(&old, Some("not the key")),
+        Err(StoreError::WrongKey { .. })
+    ));
 }
