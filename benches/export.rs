@@ -109,8 +109,9 @@ fn copy_sql(conn: &rusqlite::Connection, table: &str, key: &str) -> String {
 fn grow(db: &Path, templates: &[String], cases: usize, key: Option<&str>) {
     let mut conn = rusqlite::Connection::open(db).expect("sqlite opens");
     if let Some(key) = key {
-        conn.pragma_update(None, "key", key).expect("key");
-        conn.pragma_update(None, "cipher_compatibility", 4)
+        // A store just made by vicor: its settings are the current ones.
+        vicor::store::Cipher::Current
+            .apply(&conn, key)
             .expect("cipher settings");
     }
     conn.execute_batch("PRAGMA synchronous = OFF;")

@@ -78,7 +78,7 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// per file) and encrypt with AES-256-CBC; they differ in how pages are
 /// checked. `docs/store.md` says why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Cipher {
+pub enum Cipher {
     /// Stores made by this vicor: 16 KiB pages, each authenticated with
     /// HMAC-SHA256. Reading a page costs a third of what it did (an export
     /// reads and checks every page of every case).
@@ -89,8 +89,9 @@ pub(crate) enum Cipher {
 }
 
 impl Cipher {
-    /// Keys `conn` with these settings (before its first read).
-    pub(crate) fn apply(self, conn: &Connection, key: &str) -> rusqlite::Result<()> {
+    /// Keys `conn` with these settings (before its first read). For tools
+    /// that open a store's file with SQLite directly, as the benchmarks do.
+    pub fn apply(self, conn: &Connection, key: &str) -> rusqlite::Result<()> {
         conn.pragma_update(None, "key", key)?;
         // SQLCipher logs a failed page check to stderr by default; the
         // library must not print, and the error says it all.
