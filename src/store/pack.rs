@@ -13,18 +13,34 @@
 //! the case's rows, and a case without one (in progress, or stored by a
 //! vicor before packs) is read from the rows.
 //!
-//! The events blob: a format byte ([`FORMAT`]), the number of events, then per
-//! event the step from the previous `seq`, a byte of flags for the optional
-//! columns, and each text column as the number of leading bytes it shares
-//! with the same column of the previous event and the bytes that follow.
-//! Consecutive events share most of their time stamp, kind, path and
-//! enumerator, so they shrink to a few bytes. The monotonic clock is stored
-//! as the zigzag step from the previous event. Numbers are LEB128 varints.
+//! The events blob (format 2): a format byte ([`FORMAT`]), the number of
+//! events, then per event a byte of flags, a byte for the kind, the step
+//! from the previous `seq` (left out when it is 1), the path, old value, new
+//! value and detail that the event has (the flags say which), the time, the
+//! step of the monotonic clock, and the enumerator (left out when it is the
+//! previous event's). Numbers are LEB128 varints, steps that may be
+//! negative zigzag ones. The kind is a fixed code ([`code`]): kinds
+//! alternate (navigate, answer, navigate), so their names shared little
+//! with the previous event's. Each text column is stored as the number of
+//! leading bytes it shares with the same column of the previous event and
+//! the bytes that follow: consecutive events share most of their path and
+//! values. The time is stored as the step in nanoseconds from the previous
+//! time so stored (the first from 1970-01-01T00:00:00Z): three or four
+//! bytes rather than ten of shared text, and decoding writes it back with
+//! arithmetic, without checking or copying text. That holds only for a time
+//! whose text [`push_utc`] writes back byte for byte (the spelling of
+//! `Timestamp`'s `Display`, years 0000 to 9999) and whose step fits 64
+//! bits; any other time is stored as text, as a text column, under a flag.
 //! The text is what the bulk reader hands over (canonical values and
-//! times), so a packed case exports byte for byte as its rows do. The
-//! answers blob: the format byte, the number of answers, then per answer
-//! its path (sharing its start with the previous path, as above) and its
-//! value spelled by [`StoredAnswer::encode`].
+//! times), so a packed case exports byte for byte as its rows do.
+//!
+//! The answers blob: the format byte, the number of answers, then per
+//! answer its path (sharing its start with the previous path, as above) and
+//! its value spelled by [`StoredAnswer::encode`].
+//!
+//! Format 1 (schema version 4 and before) stored the kind and time as
+//! shared text too, about 36 bytes an event; schema version 5 drops those
+//! packs and packs the cases again.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -34,20 +50,199 @@ use super::types::{CaseId, EventKind, InstrumentStamp, StoredAnswer};
 use super::{CaseStatus, StoreError};
 use jiff::Timestamp;
 
-/// The first byte of every pack. A pack of another format (one day, a
-/// vicor that spells values or times differently) is passed over and the
-/// case read from its rows, which the pack only repeats.
-const FORMAT: u8 = 1;
+/// The first byte of every pack. A pack of another format (format 1, of a
+/// vicor before kind codes and nanosecond times, or one day a newer one) is
+/// passed over and the case read from its rows, which the pack only
+/// repeats.
+const FORMAT: u8 = 2;
 
 /// Whether both blobs are packs of this vicor's format.
 pub(crate) fn is_current(events: &[u8], answers: &[u8]) -> bool {
     events.first() == Some(&FORMAT) && answers.first() == Some(&FORMAT)
 }
 
+// The flags of an event: which optional columns it has, and which columns
+// are spelled the short way.
 const HAS_PATH: u8 = 1;
 const HAS_OLD: u8 = 2;
 const HAS_NEW: u8 = 4;
 const HAS_DETAIL: u8 = 8;
+/// The time is stored as text: `push_utc` does not write it back as it is,
+/// or its step does not fit 64 bits.
+const UTC_TEXT: u8 = 16;
+/// `seq` is the previous one plus 1, and no step is stored.
+const NEXT_SEQ: u8 = 32;
+/// The enumerator is the previous event's, and is not stored.
+const SAME_ENUMERATOR: u8 = 64;
+const ALL_FLAGS: u8 =
+    HAS_PATH | HAS_OLD | HAS_NEW | HAS_DETAIL | UTC_TEXT | NEXT_SEQ | SAME_ENUMERATOR;
+
+/// The byte that stands for `kind` in a pack. These codes are part of the
+/// stored format: never renumber one or give it to another kind (a new kind
+/// takes the next free code, 14). 0 stands for no kind, which no stored
+/// event has, and is refused when read.
+fn code(kind: EventKind) -> u8 {
+    match kind {
+        EventKind::Answer => 1,
+        EventKind::Clear => 2,
+        EventKind::RelevanceChange => 3,
+        EventKind::SoftCheckConfirmed => 4,
+        EventKind::RandomSelection => 5,
+        EventKind::LanguageChange => 6,
+        EventKind::Navigate => 7,
+        EventKind::Complete => 8,
+        EventKind::Outcome => 9,
+        EventKind::Note => 10,
+        EventKind::Pause => 11,
+        EventKind::Resume => 12,
+        EventKind::InstrumentMigration => 13,
+    }
+}
+
+/// The kind a [`code`] stands for.
+fn from_code(code: u8) -> Option<EventKind> {
+    Some(match code {
+        1 => EventKind::Answer,
+        2 => EventKind::Clear,
+        3 => EventKind::RelevanceChange,
+        4 => EventKind::SoftCheckConfirmed,
+        5 => EventKind::RandomSelection,
+        6 => EventKind::LanguageChange,
+        7 => EventKind::Navigate,
+        8 => EventKind::Complete,
+        9 => EventKind::Outcome,
+        10 => EventKind::Note,
+        11 => EventKind::Pause,
+        12 => EventKind::Resume,
+        13 => EventKind::InstrumentMigration,
+        _ => return None,
+    })
+}
+
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+/// Unix seconds of 0000-01-01T00:00:00Z and of 10000-01-01T00:00:00Z: the
+/// times [`push_utc`] writes.
+const FIRST_SECOND: i64 = -62_167_219_200;
+const END_SECOND: i64 = 253_402_300_800;
+
+/// Appends the time `second` (Unix seconds) and `nanos` (0 to 999,999,999)
+/// as `Timestamp`'s `Display` writes it: `YYYY-MM-DDTHH:MM:SS`, then, when
+/// the fraction is not zero, `.` and its nine digits without the trailing
+/// zeros, then `Z`. Only years 0000 to 9999; `false` (and nothing written)
+/// for any other time.
+fn push_utc(second: i64, nanos: u32, out: &mut String) -> bool {
+    UtcWriter::new().push(second, nanos, out)
+}
+
+/// The digits of 0 to 99, two by two.
+const PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    pairs
+};
+
+/// Writes times as [`push_utc`] does, keeping the date of the last one:
+/// the events of a case mostly fall on one day, and working the date out is
+/// much of the work. The decoder writes all the times of a pack with one.
+struct UtcWriter {
+    /// Days since 1970 of `date` (`i64::MIN`: none yet).
+    day: i64,
+    /// `YYYY-MM-DD`.
+    date: [u8; 10],
+}
+
+impl UtcWriter {
+    fn new() -> UtcWriter {
+        UtcWriter {
+            day: i64::MIN,
+            date: [0; 10],
+        }
+    }
+
+    /// [`push_utc`].
+    fn push(&mut self, second: i64, nanos: u32, out: &mut String) -> bool {
+        if !(FIRST_SECOND..END_SECOND).contains(&second) || nanos >= 1_000_000_000 {
+            return false;
+        }
+        // In range, every number below is small and not negative.
+        let day = second.div_euclid(86_400);
+        if day != self.day {
+            let (year, month, of_month) = civil_from_days(day);
+            let year = year as usize;
+            self.date = *b"0000-00-00";
+            self.date[0..2].copy_from_slice(&PAIRS[year / 100]);
+            self.date[2..4].copy_from_slice(&PAIRS[year % 100]);
+            self.date[5..7].copy_from_slice(&PAIRS[month as usize]);
+            self.date[8..10].copy_from_slice(&PAIRS[of_month as usize]);
+            self.day = day;
+        }
+        let of_day = second.rem_euclid(86_400) as usize;
+        let mut b = *b"YYYY-MM-DDT00:00:00.000000000Z";
+        b[..10].copy_from_slice(&self.date);
+        b[11..13].copy_from_slice(&PAIRS[of_day / 3600]);
+        b[14..16].copy_from_slice(&PAIRS[of_day / 60 % 60]);
+        b[17..19].copy_from_slice(&PAIRS[of_day % 60]);
+        let mut end = 19;
+        if nanos != 0 {
+            let n = nanos as usize;
+            b[20] = b'0' + (n / 100_000_000) as u8;
+            b[21..23].copy_from_slice(&PAIRS[n / 1_000_000 % 100]);
+            b[23..25].copy_from_slice(&PAIRS[n / 10_000 % 100]);
+            b[25..27].copy_from_slice(&PAIRS[n / 100 % 100]);
+            b[27..29].copy_from_slice(&PAIRS[n % 100]);
+            // Not zero: a digit other than 0 stops this before the '.'.
+            end = 29;
+            while b[end - 1] == b'0' {
+                end -= 1;
+            }
+        }
+        b[end] = b'Z';
+        // Checking these 20 to 30 ASCII bytes costs less than pushing them
+        // one by one as chars (and is never refused).
+        match std::str::from_utf8(&b[..=end]) {
+            Ok(text) => {
+                out.push_str(text);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Year, month and day of the day `days` after 1970-01-01, in the
+/// proleptic Gregorian calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // day of the era, 0..=146_096
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // 0..=399
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // from March 1st, 0..=365
+    let mp = (5 * doy + 2) / 153; // month from March, 0..=11
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// The time of `text` in nanoseconds since 1970, when `push_utc` writes it
+/// back exactly as `text`. `scratch` is a buffer for that check.
+fn utc_nanos(text: &str, scratch: &mut String) -> Option<i128> {
+    let nanos = text.parse::<Timestamp>().ok()?.as_nanosecond();
+    let (second, fraction) = split_nanos(nanos)?;
+    scratch.clear();
+    (push_utc(second, fraction, scratch) && scratch == text).then_some(nanos)
+}
+
+/// Seconds and the nanoseconds after them (never negative).
+fn split_nanos(nanos: i128) -> Option<(i64, u32)> {
+    let per = i128::from(NANOS_PER_SECOND);
+    let second = i64::try_from(nanos.div_euclid(per)).ok()?;
+    let fraction = u32::try_from(nanos.rem_euclid(per)).ok()?;
+    Some((second, fraction))
+}
 
 /// Appends the pack of `events` to `out`.
 pub(crate) fn encode_events(events: &[EventRow], out: &mut Vec<u8>) {
@@ -55,16 +250,28 @@ pub(crate) fn encode_events(events: &[EventRow], out: &mut Vec<u8>) {
     varint(events.len() as u64, out);
     let none = EventRow::default();
     let mut prev = &none;
+    // The time of the last event whose time is stored as a step.
+    let mut prev_nanos: i128 = 0;
+    let mut scratch = String::with_capacity(32);
     for e in events {
-        varint(e.seq.wrapping_sub(prev.seq) as u64, out);
-        let flags = flag(&e.path, HAS_PATH)
-            | flag(&e.old, HAS_OLD)
-            | flag(&e.new, HAS_NEW)
-            | flag(&e.detail, HAS_DETAIL);
+        let seq_step = e.seq.wrapping_sub(prev.seq);
+        let utc_step = utc_nanos(&e.utc, &mut scratch).and_then(|nanos| {
+            let step = i64::try_from(nanos - prev_nanos).ok()?;
+            prev_nanos = nanos;
+            Some(step)
+        });
+        let flags = flag(e.path.is_some(), HAS_PATH)
+            | flag(e.old.is_some(), HAS_OLD)
+            | flag(e.new.is_some(), HAS_NEW)
+            | flag(e.detail.is_some(), HAS_DETAIL)
+            | flag(utc_step.is_none(), UTC_TEXT)
+            | flag(seq_step == 1, NEXT_SEQ)
+            | flag(e.enumerator == prev.enumerator, SAME_ENUMERATOR);
         out.push(flags);
-        let kind = e.kind.map(EventKind::as_str).unwrap_or_default();
-        let prev_kind = prev.kind.map(EventKind::as_str).unwrap_or_default();
-        text(prev_kind, kind, out);
+        out.push(e.kind.map(code).unwrap_or(0));
+        if seq_step != 1 {
+            varint(seq_step as u64, out);
+        }
         for (before, now) in [
             (&prev.path, &e.path),
             (&prev.old, &e.old),
@@ -75,16 +282,31 @@ pub(crate) fn encode_events(events: &[EventRow], out: &mut Vec<u8>) {
                 text(before.as_deref().unwrap_or_default(), now, out);
             }
         }
-        text(&prev.utc, &e.utc, out);
-        let step = e.monotonic_ns.wrapping_sub(prev.monotonic_ns) as i64;
-        varint(((step << 1) ^ (step >> 63)) as u64, out);
-        text(&prev.enumerator, &e.enumerator, out);
+        match utc_step {
+            Some(step) => varint(zigzag(step), out),
+            None => text(&prev.utc, &e.utc, out),
+        }
+        varint(
+            zigzag(e.monotonic_ns.wrapping_sub(prev.monotonic_ns) as i64),
+            out,
+        );
+        if e.enumerator != prev.enumerator {
+            text(&prev.enumerator, &e.enumerator, out);
+        }
         prev = e;
     }
 }
 
-fn flag(value: &Option<String>, bit: u8) -> u8 {
-    if value.is_some() { bit } else { 0 }
+fn flag(set: bool, bit: u8) -> u8 {
+    if set { bit } else { 0 }
+}
+
+fn zigzag(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
+}
+
+fn unzigzag(n: u64) -> i64 {
+    ((n >> 1) as i64) ^ -((n & 1) as i64)
 }
 
 /// `now` as the bytes it shares with `before` (cut back to a character
@@ -120,13 +342,15 @@ pub(crate) struct BadPack;
 /// returns the number of events.
 pub(crate) fn decode_events(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usize, BadPack> {
     let mut r = Reader { blob, at: 0 };
-    // Every event takes at least 8 bytes.
-    let n = r.header(8)?;
+    // Every event takes at least 4 bytes: flags, kind, time and clock.
+    let n = r.header(4)?;
     while rows.len() < n {
         rows.push(EventRow::default());
     }
     let none = EventRow::default();
-    let mut kind = String::new();
+    // The time of the last event whose time is stored as a step.
+    let (mut second, mut nanos) = (0i64, 0u32);
+    let mut writer = UtcWriter::new();
     // Values come and go from event to event (a navigation has no new
     // value, the answer after it has one): their buffers wait here rather
     // than being freed and allocated again.
@@ -135,19 +359,17 @@ pub(crate) fn decode_events(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usi
         let (done, rest) = rows.split_at_mut(i);
         let prev = done.last().unwrap_or(&none);
         let e = &mut rest[0];
-        let step = r.varint()? as i64;
-        e.seq = prev.seq.checked_add(step).ok_or(BadPack)?;
         let flags = r.byte()?;
-        if flags & !(HAS_PATH | HAS_OLD | HAS_NEW | HAS_DETAIL) != 0 {
+        if flags & !ALL_FLAGS != 0 {
             return Err(BadPack);
         }
-        let prev_kind = prev.kind.map(EventKind::as_str).unwrap_or_default();
-        r.text(prev_kind, &mut kind)?;
-        // Runs of one kind are common: no need to look the name up again.
-        e.kind = match prev.kind {
-            Some(k) if kind == prev_kind => Some(k),
-            _ => Some(EventKind::parse(&kind).ok_or(BadPack)?),
+        e.kind = Some(from_code(r.byte()?).ok_or(BadPack)?);
+        let step = if flags & NEXT_SEQ != 0 {
+            1
+        } else {
+            r.varint()? as i64
         };
+        e.seq = prev.seq.checked_add(step).ok_or(BadPack)?;
         for (bit, before, now) in [
             (HAS_PATH, &prev.path, &mut e.path),
             (HAS_OLD, &prev.old, &mut e.old),
@@ -163,11 +385,32 @@ pub(crate) fn decode_events(blob: &[u8], rows: &mut Vec<EventRow>) -> Result<usi
                 r.text(before.as_deref().unwrap_or_default(), out)?;
             }
         }
-        r.text(&prev.utc, &mut e.utc)?;
-        let zigzag = r.varint()?;
-        let step = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+        if flags & UTC_TEXT != 0 {
+            r.text(&prev.utc, &mut e.utc)?;
+        } else {
+            // Whole seconds and the rest apart: no 128-bit division.
+            let step = unzigzag(r.varint()?);
+            nanos += step.rem_euclid(NANOS_PER_SECOND) as u32;
+            second = second
+                .checked_add(step.div_euclid(NANOS_PER_SECOND))
+                .ok_or(BadPack)?;
+            if nanos >= 1_000_000_000 {
+                nanos -= 1_000_000_000;
+                second = second.checked_add(1).ok_or(BadPack)?;
+            }
+            e.utc.clear();
+            if !writer.push(second, nanos, &mut e.utc) {
+                return Err(BadPack);
+            }
+        }
+        let step = unzigzag(r.varint()?);
         e.monotonic_ns = prev.monotonic_ns.wrapping_add(step as u64);
-        r.text(&prev.enumerator, &mut e.enumerator)?;
+        if flags & SAME_ENUMERATOR != 0 {
+            e.enumerator.clear();
+            e.enumerator.push_str(&prev.enumerator);
+        } else {
+            r.text(&prev.enumerator, &mut e.enumerator)?;
+        }
     }
     if r.at != blob.len() {
         return Err(BadPack);
@@ -575,6 +818,182 @@ mod tests {
         assert_eq!(decode_answers(&blob, &mut Vec::new()), Err(BadPack));
     }
 
+    #[test]
+    fn every_kind_has_its_own_code_and_comes_back() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in EventKind::ALL {
+            let c = code(kind);
+            assert_ne!(c, 0, "0 is no kind");
+            assert!(seen.insert(c), "{kind:?} shares its code {c}");
+            assert_eq!(from_code(c), Some(kind));
+        }
+        for c in 0..=u8::MAX {
+            if let Some(kind) = from_code(c) {
+                assert_eq!(code(kind), c);
+            }
+        }
+        assert_eq!(from_code(0), None);
+    }
+
+    #[test]
+    fn a_pack_is_spelled_as_format_2_says() {
+        // Pinned bytes: a change here is a change of the stored format,
+        // which needs a new format byte (and a migration to drop old packs).
+        let first = event(
+            1,
+            EventKind::Navigate,
+            Some("q1"),
+            "1970-01-01T00:00:01Z",
+            5,
+        );
+        let mut second = event(
+            3,
+            EventKind::Answer,
+            Some("q2"),
+            "2026-11-26T14:20:23.500Z",
+            3,
+        );
+        second.new = Some("int:4".to_string());
+        let events = [first, second];
+        let mut blob = Vec::new();
+        encode_events(&events, &mut blob);
+        let mut expected = vec![FORMAT, 2];
+        // Path, next seq; navigate; "q1"; a second from 1970; clock 5; "ana".
+        expected.extend([33, 7, 0, 2, b'q', b'1', 128, 168, 214, 185, 7, 10]);
+        expected.extend([0, 3, b'a', b'n', b'a']);
+        // Path, new, time as text, same enumerator; answer; seq step 2;
+        // "q" and "2"; "int:4"; the time's text; clock -2.
+        expected.extend([85, 1, 2, 1, 1, b'2', 0, 5]);
+        expected.extend(b"int:4");
+        expected.extend([0, 24]);
+        expected.extend(b"2026-11-26T14:20:23.500Z");
+        expected.push(3);
+        assert_eq!(blob, expected);
+        assert_eq!(round_trip(&events), events);
+    }
+
+    fn utc(second: i64, nanos: u32) -> Option<String> {
+        let mut out = String::from("left over");
+        out.clear();
+        push_utc(second, nanos, &mut out).then_some(out)
+    }
+
+    #[test]
+    fn times_are_written_as_jiff_writes_them() {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.999999999Z",
+            "0000-01-01T00:00:00Z",
+            "0000-03-01T00:00:00.000000001Z",
+            "2000-02-29T12:00:00.5Z",
+            "2026-11-26T14:20:23.98454615Z",
+            "2026-12-31T23:59:59.999999999Z",
+            "2100-03-01T00:00:00.12Z",
+            "9999-12-30T22:00:00.999999999Z",
+        ] {
+            let t: Timestamp = text.parse().expect("a time");
+            let (second, nanos) = split_nanos(t.as_nanosecond()).expect("in range");
+            assert_eq!(utc(second, nanos).as_deref(), Some(text));
+            assert_eq!(t.to_string(), text);
+        }
+        // Beyond jiff's range but within years 0000 to 9999.
+        assert_eq!(
+            utc(END_SECOND - 1, 1).as_deref(),
+            Some("9999-12-31T23:59:59.000000001Z")
+        );
+        // Outside years 0000 to 9999: nothing written.
+        assert_eq!(utc(FIRST_SECOND - 1, 0), None);
+        assert_eq!(utc(END_SECOND, 0), None);
+        assert_eq!(utc(0, 1_000_000_000), None);
+    }
+
+    #[test]
+    fn every_day_of_years_0_to_9999_is_named_as_jiff_names_it() {
+        let mut date = jiff::civil::date(0, 1, 1);
+        let mut days = FIRST_SECOND / 86_400;
+        let last = jiff::civil::date(9999, 12, 31);
+        loop {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(
+                (y, m, d),
+                (
+                    i64::from(date.year()),
+                    date.month() as u32,
+                    date.day() as u32
+                ),
+                "{date}"
+            );
+            if date == last {
+                break;
+            }
+            date = date.tomorrow().expect("a day after");
+            days += 1;
+        }
+        assert_eq!(days, END_SECOND / 86_400 - 1);
+    }
+
+    #[test]
+    fn every_time_comes_back_as_its_text() {
+        let texts = [
+            // Jiff's spelling: steps, but for year 0, more than 64 bits of
+            // nanoseconds away from its neighbours, which is text.
+            "2026-11-26T14:20:23.98454615Z",
+            "2026-11-26T14:20:24Z",
+            "2026-11-26T14:20:24.5Z",
+            "2026-11-26T14:20:24.000000001Z",
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T00:00:00.25Z",
+            "2026-12-31T23:59:59.999999999Z",
+            "0000-01-01T00:00:00Z",
+            "2026-12-31T23:59:59.999999999Z",
+            // Not jiff's spelling, or not a time jiff reads: text.
+            "2026-11-26T14:20:23.500Z",
+            "2026-11-26T14:20:23.000Z",
+            "2026-11-26T14:20:23+00:00",
+            "2026-11-26t14:20:23z",
+            "2026-11-26 14:20:23Z",
+            "-000001-06-15T00:00:00Z",
+            "10000-01-01T00:00:00Z",
+            "+010000-01-01T00:00:00Z",
+            "not a time",
+            "",
+            "2026-11-26T14:20:23.98454615Z",
+        ];
+        let events: Vec<EventRow> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| event(i as i64 + 1, EventKind::Answer, None, t, 0))
+            .collect();
+        assert_eq!(round_trip(&events), events);
+        let mut scratch = String::new();
+        let steps = texts
+            .iter()
+            .filter(|t| utc_nanos(t, &mut scratch).is_some())
+            .count();
+        assert_eq!(steps, 10, "the first nine and the last parse and come back");
+        // Each one alone, too (the first event steps from 1970).
+        for t in texts {
+            let one = [event(1, EventKind::Navigate, Some("q"), t, 1)];
+            assert_eq!(round_trip(&one), one, "{t}");
+        }
+    }
+
+    #[test]
+    fn steps_too_long_for_64_bits_fall_back_to_text() {
+        let events = [
+            event(1, EventKind::Answer, None, "0000-01-01T00:00:00Z", 0),
+            event(2, EventKind::Answer, None, "9999-12-30T22:00:00Z", 0),
+            event(3, EventKind::Answer, None, "9999-12-30T22:00:00.5Z", 0),
+        ];
+        let mut blob = Vec::new();
+        encode_events(&events, &mut blob);
+        // Year 0 is more than 64 bits of nanoseconds from 1970, and so
+        // year 9999 from year 0: both text, and the third steps from 1970.
+        assert!(blob.windows(4).any(|w| w == b"0000"));
+        assert!(blob.windows(4).any(|w| w == b"9999"));
+        assert_eq!(round_trip(&events), events);
+    }
+
     fn any_text() -> impl Strategy<Value = String> {
         // Few distinct characters, some of them multi-byte, so that
         // neighbours share starts that end inside and outside characters.
@@ -589,9 +1008,9 @@ mod tests {
             proptest::option::of(any_text()),
             proptest::option::of(any_text()),
             proptest::option::of(any_text()),
-            any_text(),
+            any_utc(),
             0u64..=(i64::MAX as u64),
-            any_text(),
+            prop_oneof![Just("ana".to_string()), any_text()],
         )
             .prop_map(
                 |(seq, kind, path, old, new, detail, utc, ns, who)| EventRow {
@@ -606,6 +1025,26 @@ mod tests {
                     enumerator: who,
                 },
             )
+    }
+
+    /// Jiff's spelling of any time it has (mostly near one another, as in a
+    /// case), and texts that are not.
+    fn any_utc() -> impl Strategy<Value = String> {
+        let (min, max) = (Timestamp::MIN.as_second(), Timestamp::MAX.as_second());
+        let time = |seconds: std::ops::RangeInclusive<i64>| {
+            (seconds, 0u32..1_000_000_000, 0u32..4).prop_map(|(s, n, zeros)| {
+                // Fractions with trailing zeros, and none, are common.
+                let n = n - n % 10u32.pow(zeros * 3);
+                Timestamp::new(s, n as i32).map_or_else(|_| String::new(), |t| t.to_string())
+            })
+        };
+        prop_oneof![
+            4 => time(1_790_000_000..=1_790_000_009),
+            2 => time(min..=max),
+            // ".50Z" is not jiff's spelling, nor ":000Z" a time.
+            1 => time(min..=max).prop_map(|t| t.replace('Z', "0Z")),
+            1 => any_text(),
+        ]
     }
 
     fn any_answer() -> impl Strategy<Value = StoredAnswer> {
@@ -649,14 +1088,79 @@ mod tests {
         }
 
         #[test]
-        fn any_bytes_decode_or_are_refused(blob in proptest::collection::vec(any::<u8>(), 0..64)) {
+        fn any_bytes_decode_or_are_refused(
+            blob in proptest::collection::vec(any::<u8>(), 0..64),
+            n in 0u8..4,
+        ) {
             // Whatever the bytes: no panic, and what decodes packs again
             // into events that decode the same.
+            let mut rows = Vec::new();
+            for blob in [blob.clone(), [vec![FORMAT, n], blob].concat()] {
+                if let Ok(n) = decode_events(&blob, &mut rows) {
+                    rows.truncate(n);
+                    prop_assert_eq!(round_trip(&rows), rows.clone());
+                }
+            }
+        }
+
+        #[test]
+        fn damaged_packs_decode_or_are_refused(
+            events in proptest::collection::vec(any_event(), 1..6),
+            damage in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+        ) {
+            let mut blob = Vec::new();
+            encode_events(&events, &mut blob);
+            for (at, byte) in damage {
+                let at = at % blob.len();
+                blob[at] = byte;
+            }
             let mut rows = Vec::new();
             if let Ok(n) = decode_events(&blob, &mut rows) {
                 rows.truncate(n);
                 prop_assert_eq!(round_trip(&rows), rows);
             }
+        }
+
+        #[test]
+        fn one_writer_writes_any_times_as_jiff_does(
+            times in proptest::collection::vec(
+                (FIRST_SECOND..=Timestamp::MAX.as_second(), 0u32..1_000_000_000, 0i64..3),
+                1..20,
+            ),
+        ) {
+            // Times of one day and of others, one after another.
+            let mut writer = UtcWriter::new();
+            let mut out = String::new();
+            let mut last = 0;
+            for (second, nanos, near) in times {
+                let second = if near == 0 { second } else { last + near * 4000 };
+                last = second;
+                let Ok(t) = Timestamp::new(second, nanos as i32) else {
+                    continue;
+                };
+                out.clear();
+                prop_assert!(writer.push(second, nanos, &mut out));
+                prop_assert_eq!(&out, &t.to_string());
+            }
+        }
+
+        #[test]
+        fn any_time_is_written_as_jiff_writes_it(
+            second in FIRST_SECOND..=Timestamp::MAX.as_second(),
+            nanos in 0u32..1_000_000_000,
+            zeros in 0u32..4,
+        ) {
+            let nanos = nanos - nanos % 10u32.pow(zeros * 3);
+            // Jiff's last second ends before the year 9999 does.
+            let Ok(t) = Timestamp::new(second, nanos as i32) else {
+                return Ok(());
+            };
+            prop_assert_eq!(utc(second, nanos), Some(t.to_string()));
+            let mut scratch = String::new();
+            prop_assert_eq!(
+                utc_nanos(&t.to_string(), &mut scratch),
+                Some(t.as_nanosecond())
+            );
         }
     }
 }

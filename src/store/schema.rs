@@ -4,8 +4,9 @@
 //! Opening a store applies the missing ones, in order, inside the same
 //! transaction that checks the version, so a store is always at one version
 //! or the next, never between. Migrations only add (tables, columns with
-//! defaults, indexes): rows written by an older vicor stay readable, which
-//! `merge` relies on when it reads older stores without upgrading them.
+//! defaults, indexes), or drop packs, which are derived from the rows: rows
+//! written by an older vicor stay readable, which `merge` relies on when it
+//! reads older stores without upgrading them.
 //! A store whose version is above [`SCHEMA_VERSION`] is refused untouched.
 
 use rusqlite::{Transaction, params};
@@ -133,6 +134,17 @@ const V4: &str = "
 ALTER TABLE case_packs ADD COLUMN replay BLOB;
 ";
 
+/// Version 5: packs of format 2 (`store/pack.rs`: kinds as codes, times as
+/// nanosecond steps). Packs are derived data, so this drops the packs of
+/// format 1, which this vicor passes over and would otherwise never write
+/// again; the open that migrates packs every completed case afresh in the
+/// same transaction (`pack::seal_all`, after any migration of a store that
+/// had a version), so an upgraded store is read from packs at once. The
+/// only migration that deletes: nothing it deletes is a record.
+const V5: &str = "
+DELETE FROM case_packs;
+";
+
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -149,6 +161,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 4,
         sql: V4,
+    },
+    Migration {
+        version: 5,
+        sql: V5,
     },
 ];
 

@@ -1014,7 +1014,7 @@ fn a_completed_case_is_packed_and_the_pack_follows_its_rows() {
         .conn
         .execute(
             "INSERT INTO case_packs (case_uuid, events, answers, packed_events, packed_answers)
-             VALUES (?1, 0, 0, x'0100', x'0100')",
+             VALUES (?1, 0, 0, x'0200', x'0200')",
             [id.key()],
         )
         .expect("a stale pack planted");
@@ -1053,7 +1053,7 @@ fn a_damaged_pack_is_reported_as_damage() {
     complete(&mut store, &id, 3);
     store
         .conn
-        .execute("UPDATE case_packs SET packed_events = x'01ff'", [])
+        .execute("UPDATE case_packs SET packed_events = x'02ff'", [])
         .expect("damage");
     let err = store
         .read_cases(&[id], ReadParts::default(), |_, _| Ok::<(), StoreError>(()))
@@ -1062,12 +1062,18 @@ fn a_damaged_pack_is_reported_as_damage() {
         matches!(&err, StoreError::Corrupt { detail, .. } if detail.contains("packed case")),
         "{err}"
     );
-    // A pack of another format is passed over: the rows are read.
-    store
-        .conn
-        .execute("UPDATE case_packs SET packed_events = x'02'", [])
-        .expect("another format");
-    assert_eq!(read_back(&store, &id), from_rows(&store, &id));
+    // A pack of another format (older or newer) is passed over: the rows
+    // are read.
+    for other in ["x'01'", "x'03'"] {
+        store
+            .conn
+            .execute(
+                &format!("UPDATE case_packs SET packed_events = {other}"),
+                [],
+            )
+            .expect("another format");
+        assert_eq!(read_back(&store, &id), from_rows(&store, &id));
+    }
 }
 
 #[test]
@@ -1109,6 +1115,84 @@ fn a_store_from_before_packs_is_read_as_it_is_and_packed_on_upgrade() {
     assert_eq!(packed(&store, &done), Some(3));
     assert_eq!(packed(&store, &open), None);
     assert_eq!(read_back(&store, &done), before);
+    assert_eq!(read_back(&store, &open), from_rows(&store, &open));
+}
+
+/// The format byte of the case's events pack, if it has one.
+fn pack_format(store: &Store, id: &CaseId) -> Option<u8> {
+    store
+        .conn
+        .query_row(
+            "SELECT substr(packed_events, 1, 1), substr(packed_answers, 1, 1)
+             FROM case_packs WHERE case_uuid = ?1",
+            [id.key()],
+            |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()
+        .expect("packs readable")
+        .map(|(events, answers)| {
+            assert_eq!(events, answers, "both blobs of one format");
+            events[0]
+        })
+}
+
+#[test]
+fn a_store_with_packs_of_format_1_is_packed_again_on_upgrade() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v4.db");
+    let (done, open) = (CaseId::random(), CaseId::random());
+    {
+        let mut conn = raw(&path, Some(KEY));
+        let tx = conn.transaction().expect("tx");
+        schema::migrate(&tx, 0, 4).expect("version 4");
+        for (id, status) in [(&done, "completed"), (&open, "in_progress")] {
+            tx.execute(
+                "INSERT INTO cases (uuid, instrument_id, instrument_version, instrument_hash,
+                                    enumerator, status, created_utc, modified_utc)
+                 VALUES (?1, 'victimization', '1.0', 'h1', 'e1', ?2, ?3, ?3)",
+                params![id.key(), status, at(0).utc.to_string()],
+            )
+            .expect("case");
+            tx.execute(
+                "INSERT INTO answers (case_uuid, path, value_type, value)
+                 VALUES (?1, 'q1', 'int', 5)",
+                [id.key()],
+            )
+            .expect("answer");
+            for (seq, kind) in [(1, "navigate"), (2, "answer"), (3, "complete")] {
+                tx.execute(
+                    "INSERT INTO events (case_uuid, seq, kind, path, new_value, utc,
+                                         monotonic_ns, enumerator)
+                     VALUES (?1, ?2, ?3, 'q1', 'int:5', ?4, ?2, 'e1')",
+                    params![id.key(), seq, kind, at(seq).utc.to_string()],
+                )
+                .expect("event");
+            }
+            // What a vicor of schema version 4 left: a pack of format 1.
+            tx.execute(
+                "INSERT INTO case_packs (case_uuid, events, answers, packed_events, packed_answers)
+                 VALUES (?1, 0, 0, x'0100', x'0100')",
+                [id.key()],
+            )
+            .expect("a format-1 pack");
+        }
+        tx.commit().expect("commit");
+    }
+    let old = Store::open_read_only(&path, Some(KEY)).expect("read as it is");
+    assert_eq!(old.schema_version(), 4);
+    assert_eq!(pack_format(&old, &done), Some(1));
+    // Passed over: the case is read from its rows.
+    let before = read_case_back(&old, &done);
+    assert_eq!(before.0.len(), 3);
+    assert_eq!(before.1.len(), 1);
+    drop(old);
+
+    let store = Store::open(&path, Some(KEY)).expect("migrates");
+    assert_eq!(store.schema_version(), SCHEMA_VERSION);
+    assert_eq!(packed(&store, &done), Some(3), "packed again");
+    assert_eq!(pack_format(&store, &done), Some(2));
+    assert_eq!(packed(&store, &open), None, "in progress: no pack");
+    assert_eq!(read_case_back(&store, &done), before);
     assert_eq!(read_back(&store, &open), from_rows(&store, &open));
 }
 
