@@ -608,19 +608,21 @@ fn needs_quotes(field: &[u8]) -> bool {
         v.wrapping_sub(ONES) & !v & HIGH != 0
     };
     let special = |x: u64| has(x, b',') | has(x, b'"') | has(x, b'\n') | has(x, b'\r');
+    let word = |w: &[u8]| u64::from_le_bytes(w.try_into().expect("8 bytes"));
+    if field.len() < 8 {
+        return field
+            .iter()
+            .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+    }
     let mut words = field.chunks_exact(8);
-    for word in &mut words {
-        if special(u64::from_le_bytes(word.try_into().expect("8 bytes"))) {
+    for w in &mut words {
+        if special(word(w)) {
             return true;
         }
     }
-    let rest = words.remainder();
-    if rest.is_empty() {
-        return false;
-    }
-    let mut padded = [b'a'; 8];
-    padded[..rest.len()].copy_from_slice(rest);
-    special(u64::from_le_bytes(padded))
+    // The last word again, overlapping the ones before: no copy into a
+    // padded buffer (a call to memcpy for every field).
+    !words.remainder().is_empty() && special(word(&field[field.len() - 8..]))
 }
 
 fn push_field(out: &mut Vec<u8>, field: &[u8]) {
