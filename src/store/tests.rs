@@ -71,6 +71,17 @@ fn raw(path: &Path, key: Option<&str>) -> Connection {
     conn
 }
 
+/// Writes a case row as an older vicor's schema has it.
+fn old_case(tx: &rusqlite::Transaction<'_>, id: &CaseId, status: &str) {
+    tx.execute(
+        "INSERT INTO cases (uuid, instrument_id, instrument_version, instrument_hash,
+                            enumerator, status, created_utc, modified_utc)
+         VALUES (?1, 'victimization', '1.0', 'h1', 'e1', ?2, ?3, ?3)",
+        params![id.key(), status, at(0).utc.to_string()],
+    )
+    .expect("case");
+}
+
 /// As [`raw`], with SQLCipher's own defaults: a store as vicor made them
 /// before it chose its cipher settings.
 fn raw_before_cipher_settings(path: &Path, key: &str) -> Connection {
@@ -1086,13 +1097,7 @@ fn a_store_from_before_packs_is_read_as_it_is_and_packed_on_upgrade() {
         let tx = conn.transaction().expect("tx");
         schema::migrate(&tx, 0, 2).expect("version 2");
         for (id, status) in [(&done, "completed"), (&open, "in_progress")] {
-            tx.execute(
-                "INSERT INTO cases (uuid, instrument_id, instrument_version, instrument_hash,
-                                    enumerator, status, created_utc, modified_utc)
-                 VALUES (?1, 'victimization', '1.0', 'h1', 'e1', ?2, ?3, ?3)",
-                params![id.key(), status, at(0).utc.to_string()],
-            )
-            .expect("case");
+            old_case(&tx, id, status);
             for seq in 1..=3 {
                 tx.execute(
                     "INSERT INTO events (case_uuid, seq, kind, path, new_value, utc,
@@ -1142,17 +1147,11 @@ fn a_store_with_packs_of_format_1_is_packed_again_on_upgrade() {
     let path = dir.path().join("v4.db");
     let (done, open) = (CaseId::random(), CaseId::random());
     {
-        let mut conn = raw(&path, Some(KEY));
+        let mut conn = raw_before_cipher_settings(&path, KEY);
         let tx = conn.transaction().expect("tx");
         schema::migrate(&tx, 0, 4).expect("version 4");
         for (id, status) in [(&done, "completed"), (&open, "in_progress")] {
-            tx.execute(
-                "INSERT INTO cases (uuid, instrument_id, instrument_version, instrument_hash,
-                                    enumerator, status, created_utc, modified_utc)
-                 VALUES (?1, 'victimization', '1.0', 'h1', 'e1', ?2, ?3, ?3)",
-                params![id.key(), status, at(0).utc.to_string()],
-            )
-            .expect("case");
+            old_case(&tx, id, status);
             tx.execute(
                 "INSERT INTO answers (case_uuid, path, value_type, value)
                  VALUES (?1, 'q1', 'int', 5)",
