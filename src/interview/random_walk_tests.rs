@@ -59,8 +59,9 @@ use crate::interview::*;
 /// per corruption interview and 0.06 s per example interview. These counts
 /// keep the three tests near 30 s of CPU on two shared cores; the ignored
 /// test below runs 1,000 per instrument (3,000 interviews, every question
-/// reached) and takes about ten minutes in debug (622 s measured):
-/// `cargo test --release --lib random_walk -- --include-ignored`.
+/// reached) and takes about three minutes on one core in debug (165 s
+/// measured), too long for every `cargo test`: `.ci/run` runs it with
+/// `cargo test --lib -- --ignored`.
 /// `VICOR_WALKS=N` sets every count to N (a longer soak).
 const QUICK: [(&str, u64); 3] = [
     ("victimization.yaml", 20),
@@ -690,7 +691,7 @@ fn random_walks_through_the_example() {
 }
 
 #[test]
-#[ignore = "3,000 interviews: about ten minutes in a debug build"]
+#[ignore = "3,000 interviews, about three minutes in debug: .ci/run runs it"]
 fn thousands_of_random_walks_reach_every_question() {
     for (name, _) in QUICK {
         assert_walks(name, FULL, true);
