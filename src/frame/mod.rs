@@ -438,7 +438,11 @@ pub(crate) struct FxHasher(u64);
 
 impl std::hash::Hasher for FxHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The table takes its bucket from the low bits, but a product's low
+        // bits only see the input's low bits, which are all zero in the bit
+        // pattern of a whole-number f64 (every numeric PSU id). Rotating the
+        // well-mixed high bits down keeps 100,000 PSUs from sharing a bucket.
+        self.0.rotate_left(26)
     }
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
@@ -536,6 +540,25 @@ mod tests {
 
     fn read(csv: &str, options: &ReadOptions) -> Result<Frame, FrameError> {
         Frame::read(csv.as_bytes(), options, &mut |_| {})
+    }
+
+    /// Low 16 bits of the hash, as a 65,536-bucket table would use them.
+    fn buckets<K: std::hash::Hash>(keys: impl Iterator<Item = K>) -> usize {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let build = BuildHasherDefault::<FxHasher>::default();
+        let seen: std::collections::HashSet<u64> =
+            keys.map(|k| build.hash_one(k) & 0xffff).collect();
+        seen.len()
+    }
+
+    #[test]
+    fn whole_number_ids_spread_over_buckets() {
+        // 60,000 PSU ids as f64 bit patterns, alone and paired with a stratum:
+        // without the final rotation they all fell into a handful of buckets.
+        let ids = || (1..=60_000u32).map(|i| f64::from(i).to_bits());
+        assert!(buckets(ids()) > 30_000, "{}", buckets(ids()));
+        let nested = ids().enumerate().map(|(i, b)| ((i / 7_500) as u64, b));
+        assert!(buckets(nested) > 30_000);
     }
 
     #[test]
