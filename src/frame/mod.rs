@@ -25,6 +25,7 @@
 //! more).
 
 pub mod eval;
+mod parallel;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -186,10 +187,19 @@ impl Frame {
         options: &ReadOptions,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Frame, FrameError> {
-        let file = std::fs::File::open(path).map_err(|source| FrameError::Io {
+        let io = |source| FrameError::Io {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let size = file.metadata().map_or(0, |m| m.len());
+        if cores > 1 && size >= parallel::MIN_BYTES {
+            // The whole file in memory, parsed on every core.
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(io)?;
+            return parallel::read(&bytes, options, cores, progress);
+        }
         Frame::read(
             std::io::BufReader::with_capacity(1 << 20, file),
             options,
@@ -210,57 +220,8 @@ impl Frame {
             .flexible(false)
             .buffer_capacity(1 << 20)
             .from_reader(reader);
-        let header = csv
-            .byte_headers()
-            .map_err(|e| csv_error(e, 0))?
-            .iter()
-            .map(|h| String::from_utf8_lossy(h).trim().to_owned())
-            .collect::<Vec<_>>();
-        let mut seen = HashSet::new();
-        for name in &header {
-            if !seen.insert(name.as_str()) {
-                return Err(FrameError::DuplicateColumn {
-                    column: name.clone(),
-                });
-            }
-        }
-        let wanted: Vec<String> = match &options.columns {
-            Some(cols) => {
-                let mut out: Vec<String> = Vec::new();
-                for c in cols {
-                    if !header.contains(c) {
-                        return Err(FrameError::MissingColumn {
-                            column: c.clone(),
-                            available: header.join(", "),
-                        });
-                    }
-                    if !out.contains(c) {
-                        out.push(c.clone());
-                    }
-                }
-                out
-            }
-            None => header.clone(),
-        };
-        let positions: Vec<usize> = wanted
-            .iter()
-            .map(|w| {
-                header
-                    .iter()
-                    .position(|h| h == w)
-                    .expect("every wanted column was found in the header")
-            })
-            .collect();
-        let mut builders: Vec<Builder> = wanted
-            .iter()
-            .map(|w| {
-                if options.text.contains(w) {
-                    Builder::Text(TextBuilder::default())
-                } else {
-                    Builder::Small(Vec::new())
-                }
-            })
-            .collect();
+        let layout = Layout::from_header(&mut csv, options)?;
+        let mut builders = layout.builders(options);
         let mut record = csv::ByteRecord::new();
         let mut row: u64 = 0;
         loop {
@@ -270,21 +231,13 @@ impl Frame {
                 Err(e) => return Err(csv_error(e, row + 1)),
             }
             row += 1;
-            for (b, &p) in builders.iter_mut().zip(&positions) {
-                let cell = trim(record.get(p).unwrap_or(b""));
-                b.push(cell);
-            }
+            layout.push(&mut builders, &record);
             if row & 0xFFFF == 0 {
                 progress(record.position().map_or(0, |p| p.byte()));
             }
         }
         progress(csv.position().byte());
-        let columns = wanted
-            .into_iter()
-            .zip(builders)
-            .map(|(name, b)| (name, b.finish()))
-            .collect();
-        Ok(Frame::from_columns(columns))
+        Ok(layout.finish(builders))
     }
 
     pub fn n_rows(&self) -> usize {
@@ -362,6 +315,99 @@ impl Frame {
     }
 }
 
+/// Which header columns are kept, where they sit in a record, and their names.
+struct Layout {
+    /// Number of fields in the header (every record must have as many).
+    width: usize,
+    wanted: Vec<String>,
+    positions: Vec<usize>,
+}
+
+impl Layout {
+    /// Reads the header row and checks it against the options.
+    fn from_header<R: Read>(
+        csv: &mut csv::Reader<R>,
+        options: &ReadOptions,
+    ) -> Result<Layout, FrameError> {
+        let header = csv
+            .byte_headers()
+            .map_err(|e| csv_error(e, 0))?
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).trim().to_owned())
+            .collect::<Vec<_>>();
+        let mut seen = HashSet::new();
+        for name in &header {
+            if !seen.insert(name.as_str()) {
+                return Err(FrameError::DuplicateColumn {
+                    column: name.clone(),
+                });
+            }
+        }
+        let wanted: Vec<String> = match &options.columns {
+            Some(cols) => {
+                let mut out: Vec<String> = Vec::new();
+                for c in cols {
+                    if !header.contains(c) {
+                        return Err(FrameError::MissingColumn {
+                            column: c.clone(),
+                            available: header.join(", "),
+                        });
+                    }
+                    if !out.contains(c) {
+                        out.push(c.clone());
+                    }
+                }
+                out
+            }
+            None => header.clone(),
+        };
+        let positions: Vec<usize> = wanted
+            .iter()
+            .map(|w| {
+                header
+                    .iter()
+                    .position(|h| h == w)
+                    .expect("every wanted column was found in the header")
+            })
+            .collect();
+        Ok(Layout {
+            width: header.len(),
+            wanted,
+            positions,
+        })
+    }
+
+    fn builders(&self, options: &ReadOptions) -> Vec<Builder> {
+        self.wanted
+            .iter()
+            .map(|w| {
+                if options.text.contains(w) {
+                    Builder::Text(TextBuilder::default())
+                } else {
+                    Builder::Small(Vec::new())
+                }
+            })
+            .collect()
+    }
+
+    fn push(&self, builders: &mut [Builder], record: &csv::ByteRecord) {
+        for (b, &p) in builders.iter_mut().zip(&self.positions) {
+            b.push(trim(record.get(p).unwrap_or(b"")));
+        }
+    }
+
+    fn finish(&self, builders: Vec<Builder>) -> Frame {
+        let columns = self
+            .wanted
+            .iter()
+            .cloned()
+            .zip(builders)
+            .map(|(name, b)| (name, b.finish()))
+            .collect();
+        Frame::from_columns(columns)
+    }
+}
+
 fn csv_error(e: csv::Error, row: u64) -> FrameError {
     let row = e
         .position()
@@ -429,6 +475,9 @@ struct TextBuilder {
     codes: Vec<u32>,
     levels: Vec<String>,
     lookup: HashMap<Vec<u8>, u32, std::hash::BuildHasherDefault<FxHasher>>,
+    /// Some levels were written back from parsed numbers (`1.50` read as
+    /// 1.5 and stored as `1.5`) when the column turned out to hold text.
+    from_numbers: bool,
 }
 
 /// The Fx hash (rustc's): fast for short keys; cell values are not
@@ -479,7 +528,60 @@ impl TextBuilder {
     }
 }
 
+impl TextBuilder {
+    /// A number read before the column turned out to hold text.
+    fn push_number(&mut self, x: f64) {
+        if x.is_nan() {
+            self.push(b"");
+        } else {
+            self.push(format_number(x).as_bytes());
+            self.from_numbers = true;
+        }
+    }
+
+    /// The values of `later`, read after those of `self`.
+    fn append(&mut self, later: TextBuilder) {
+        let recode: Vec<u32> = later
+            .levels
+            .iter()
+            .map(|level| match self.lookup.get(level.as_bytes()) {
+                Some(&c) => c,
+                None => {
+                    let c = self.levels.len() as u32;
+                    self.lookup.insert(level.as_bytes().to_vec(), c);
+                    self.levels.push(level.clone());
+                    c
+                }
+            })
+            .collect();
+        self.codes.extend(later.codes.iter().map(|&c| {
+            if c == MISSING {
+                MISSING
+            } else {
+                recode[c as usize]
+            }
+        }));
+        self.from_numbers |= later.from_numbers;
+    }
+}
+
 impl Builder {
+    fn len(&self) -> usize {
+        match self {
+            Builder::Small(v) => v.len(),
+            Builder::Number(v) => v.len(),
+            Builder::Text(t) => t.codes.len(),
+        }
+    }
+
+    fn all_missing(&self) -> bool {
+        match self {
+            Builder::Small(v) => v.iter().all(|&x| x == SMALL_MISSING),
+            Builder::Number(v) => v.iter().all(|x| x.is_nan()),
+            Builder::Text(t) => t.codes.iter().all(|&c| c == MISSING),
+        }
+    }
+
     fn push(&mut self, cell: &[u8]) {
         match self {
             Builder::Small(v) => {
@@ -507,13 +609,7 @@ impl Builder {
                 } else {
                     // The column holds text: recode what was read so far.
                     let mut t = TextBuilder::default();
-                    for &x in v.iter() {
-                        if x.is_nan() {
-                            t.push(b"");
-                        } else {
-                            t.push(format_number(x).as_bytes());
-                        }
-                    }
+                    v.iter().for_each(|&x| t.push_number(x));
                     t.push(cell);
                     *self = Builder::Text(t);
                 }
