@@ -89,6 +89,11 @@ pub fn check_spec(spec: &Spec) -> Result<(), EstimateError> {
 
 /// Runs every estimate of the spec. `progress(done, total)` is called after
 /// each estimate.
+///
+/// Entries that share a variable and domain (a preset lists one indicator
+/// with several `by`s) are prepared once. Such groups run on all cores, each
+/// worker with its own scratch space; every estimate is computed by the same
+/// code whichever worker takes it, so the output does not depend on threads.
 pub fn run(
     spec: &Spec,
     design: &Design,
@@ -96,15 +101,146 @@ pub fn run(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<Row>, EstimateError> {
     check_spec(spec)?;
-    let mut ws = Workspace::default();
+    let groups = groups(spec)?;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(groups.len())
+        .max(1);
+    let mut results = run_groups(spec, &groups, design, frame, workers, progress);
+    if results.iter().any(|r| !matches!(r, Some(Ok(_)))) {
+        // Groups stop at a failure, so an earlier entry may not have run:
+        // entries one by one in spec order meet the failure a reader expects.
+        let one_by_one: Vec<Vec<usize>> = (0..spec.estimates.len()).map(|k| vec![k]).collect();
+        results = run_groups(spec, &one_by_one, design, frame, 1, &mut |_, _| {});
+    }
     let mut out = Vec::new();
-    let total = spec.estimates.len();
-    let mut last: Option<Prepared> = None;
-    for (k, e) in spec.estimates.iter().enumerate() {
-        out.extend(run_one(e, design, frame, &mut ws, &mut last)?);
-        progress(k + 1, total);
+    for r in results {
+        match r {
+            Some(rows) => out.extend(rows?),
+            None => {
+                return Err(EstimateError::Spec(
+                    "an estimate was not run because another failed".into(),
+                ));
+            }
+        }
     }
     Ok(out)
+}
+
+type Results = Vec<Option<Result<Vec<Row>, EstimateError>>>;
+
+/// The rows of every entry, by spec index, from `workers` threads; entries
+/// left after a failure stay `None`.
+fn run_groups(
+    spec: &Spec,
+    groups: &[Vec<usize>],
+    design: &Design,
+    frame: &Frame,
+    workers: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Results {
+    let total = spec.estimates.len();
+    let mut results: Results = (0..total).map(|_| None).collect();
+    if workers == 1 {
+        let mut ws = Workspace::default();
+        let mut done = 0;
+        let mut ok = true;
+        for g in groups {
+            run_group(spec, g, design, frame, &mut ws, &mut |k, rows| {
+                ok = rows.is_ok();
+                results[k] = Some(rows);
+                done += 1;
+                progress(done, total);
+                ok
+            });
+            if !ok {
+                break;
+            }
+        }
+        return results;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (send, next) = (send.clone(), &next);
+            scope.spawn(move || {
+                let mut ws = Workspace::default();
+                loop {
+                    let g = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(group) = groups.get(g) else { break };
+                    let mut go_on = true;
+                    run_group(spec, group, design, frame, &mut ws, &mut |k, rows| {
+                        let ok = rows.is_ok();
+                        go_on = send.send((k, rows)).is_ok() && ok;
+                        go_on
+                    });
+                    if !go_on {
+                        // An estimate failed: the others may stop.
+                        next.store(groups.len(), std::sync::atomic::Ordering::Relaxed);
+                        return;
+                    }
+                }
+            });
+        }
+        drop(send);
+        for (done, (k, rows)) in receive.iter().enumerate() {
+            results[k] = Some(rows);
+            progress(done + 1, total);
+        }
+    });
+    results
+}
+
+/// Spec indices grouped by (target, domain), groups in order of first entry.
+fn groups(spec: &Spec) -> Result<Vec<Vec<usize>>, EstimateError> {
+    let mut index: HashMap<(Target, Option<String>), usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (k, e) in spec.estimates.iter().enumerate() {
+        let key = (e.target()?, e.domain.clone());
+        let g = *index.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(k);
+    }
+    Ok(groups)
+}
+
+/// Runs the estimates of one group, handing each result with its spec index
+/// to `emit`, until one fails or `emit` says stop.
+fn run_group(
+    spec: &Spec,
+    group: &[usize],
+    design: &Design,
+    frame: &Frame,
+    ws: &mut Workspace,
+    emit: &mut dyn FnMut(usize, Result<Vec<Row>, EstimateError>) -> bool,
+) {
+    let mut prepared: Option<Prepared> = None;
+    for &k in group {
+        let e = &spec.estimates[k];
+        let p = match &prepared {
+            Some(p) => p,
+            None => {
+                let made = e
+                    .target()
+                    .and_then(|t| prepare(e, design, frame, ws, (t, e.domain.clone())));
+                match made {
+                    Ok(p) => prepared.insert(p),
+                    Err(err) => {
+                        emit(k, Err(err));
+                        return;
+                    }
+                }
+            }
+        };
+        let rows = cells(e, design, frame, ws, p);
+        let failed = rows.is_err();
+        if !emit(k, rows) || failed {
+            return;
+        }
+    }
 }
 
 fn numbers<'a>(
@@ -130,32 +266,15 @@ fn numbers<'a>(
     }
 }
 
-/// The variables, domain rows and whole-domain estimate of the previous
-/// entry: a preset lists one indicator with several `by`s in a row, and they
-/// share all three. One entry only, so memory stays that of one estimate.
+/// The variables, domain rows and whole-domain estimate of a group of
+/// entries: a preset lists one indicator with several `by`s, and they share
+/// all three.
 struct Prepared {
     key: (Target, Option<String>),
     y: Vec<f64>,
     x: Option<Vec<f64>>,
     rows: Vec<u32>,
     total: Estimate,
-}
-
-fn run_one(
-    e: &EstimateSpec,
-    design: &Design,
-    frame: &Frame,
-    ws: &mut Workspace,
-    last: &mut Option<Prepared>,
-) -> Result<Vec<Row>, EstimateError> {
-    let target = e.target()?;
-    let key = (target.clone(), e.domain.clone());
-    if last.as_ref().is_none_or(|p| p.key != key) {
-        *last = None;
-        *last = Some(prepare(e, design, frame, ws, key)?);
-    }
-    let prepared = last.as_ref().expect("prepared above");
-    cells(e, design, frame, ws, prepared)
 }
 
 fn prepare(
@@ -240,7 +359,7 @@ fn cells(
         return Ok(out);
     }
     // Cells of the by variables.
-    let mut codes: Vec<Vec<u32>> = Vec::new();
+    let mut codes: Vec<ByCodes> = Vec::new();
     let mut labels: Vec<Vec<String>> = Vec::new();
     for b in &e.by {
         let (c, l) = sorted_codes(frame.column(b)?);
@@ -250,51 +369,77 @@ fn cells(
     // Cell number in mixed radix, first variable fastest: sorting cells by
     // number is R's svyby order.
     let radix: Vec<u64> = labels.iter().map(|l| l.len().max(1) as u64).collect();
-    let mut cell_of: Vec<u64> = Vec::with_capacity(rows_all.len());
-    let mut present: Vec<u64> = Vec::new();
-    'rows: for &i in rows_all {
+    let cell_number = |i: u32| -> Option<u64> {
         let mut cell = 0u64;
         let mut mult = 1u64;
         for (c, &r) in codes.iter().zip(&radix) {
-            let v = c[i as usize];
+            let v = c.get(i as usize);
             if v == MISSING {
-                cell_of.push(u64::MAX);
-                continue 'rows;
+                return None;
             }
             cell += u64::from(v) * mult;
             mult = mult.saturating_mul(r);
         }
-        cell_of.push(cell);
-        present.push(cell);
-    }
-    present.sort_unstable();
-    present.dedup();
-    let mut cell_rows: Vec<Vec<u32>> = vec![Vec::new(); present.len()];
+        Some(cell)
+    };
     let span = radix.iter().try_fold(1u64, |a, &r| a.checked_mul(r));
-    match span {
+    // Each row's cell as a slot among the cells present (u32::MAX: none),
+    // then the rows grouped by slot with a counting sort: two arrays of n,
+    // where a vector per cell would grow (and double) in steps.
+    let mut slot_of: Vec<u32> = Vec::with_capacity(rows_all.len());
+    let present: Vec<u64> = match span {
         // Few possible cells: index them directly.
         Some(span) if span <= 1 << 22 => {
-            let mut slot = vec![usize::MAX; span as usize];
-            for (k, &c) in present.iter().enumerate() {
-                slot[c as usize] = k;
+            let mut slot = vec![u32::MAX; span as usize];
+            for &i in rows_all {
+                slot_of.push(cell_number(i).map_or(u32::MAX, |c| c as u32));
             }
-            for (&i, &c) in rows_all.iter().zip(&cell_of) {
-                if c != u64::MAX {
-                    cell_rows[slot[c as usize]].push(i);
+            for &c in &slot_of {
+                if c != u32::MAX {
+                    slot[c as usize] = 0;
                 }
             }
+            let present: Vec<u64> = (0..span).filter(|&c| slot[c as usize] == 0).collect();
+            for (k, &c) in present.iter().enumerate() {
+                slot[c as usize] = k as u32;
+            }
+            for c in slot_of.iter_mut().filter(|c| **c != u32::MAX) {
+                *c = slot[*c as usize];
+            }
+            present
         }
         _ => {
-            let slot: HashMap<u64, usize> =
-                present.iter().enumerate().map(|(k, &c)| (c, k)).collect();
-            for (&i, &c) in rows_all.iter().zip(&cell_of) {
-                if c != u64::MAX {
-                    cell_rows[slot[&c]].push(i);
-                }
-            }
+            let numbers: Vec<Option<u64>> = rows_all.iter().map(|&i| cell_number(i)).collect();
+            let mut present: Vec<u64> = numbers.iter().flatten().copied().collect();
+            present.sort_unstable();
+            present.dedup();
+            let slot: HashMap<u64, u32> = present
+                .iter()
+                .enumerate()
+                .map(|(k, &c)| (c, k as u32))
+                .collect();
+            slot_of.extend(numbers.iter().map(|c| c.map_or(u32::MAX, |c| slot[&c])));
+            present
+        }
+    };
+    let mut start = vec![0usize; present.len() + 1];
+    for &c in slot_of.iter().filter(|&&c| c != u32::MAX) {
+        start[c as usize + 1] += 1;
+    }
+    for k in 0..present.len() {
+        start[k + 1] += start[k];
+    }
+    let mut grouped = vec![0u32; start[present.len()]];
+    let mut fill = start.clone();
+    for (&i, &c) in rows_all.iter().zip(&slot_of) {
+        if c != u32::MAX {
+            grouped[fill[c as usize]] = i;
+            fill[c as usize] += 1;
         }
     }
-    for (&cell, rows) in present.iter().zip(&cell_rows) {
+    drop(slot_of);
+    let cell_rows = start.windows(2).map(|w| &grouped[w[0]..w[1]]);
+    for (&cell, rows) in present.iter().zip(cell_rows) {
         let mut rest = cell;
         let by =
             e.by.iter()
@@ -310,9 +455,30 @@ fn cells(
     Ok(out)
 }
 
+/// The sorted-order code of each row of a `by` column, `MISSING` where
+/// empty: the column's own codes through a rank table where it has codes.
+enum ByCodes<'a> {
+    Small(&'a [i8], Box<[u32; 256]>),
+    Text(&'a [u32], Vec<u32>),
+    Numbers(Vec<u32>),
+}
+
+impl ByCodes<'_> {
+    fn get(&self, i: usize) -> u32 {
+        match self {
+            ByCodes::Small(v, rank) => rank[(i16::from(v[i]) + 128) as usize],
+            ByCodes::Text(codes, rank) => match codes[i] {
+                MISSING => MISSING,
+                c => rank[c as usize],
+            },
+            ByCodes::Numbers(codes) => codes[i],
+        }
+    }
+}
+
 /// Codes of a `by` column whose order is the sorted order of the values
 /// (numeric when every value is a number), with their labels.
-fn sorted_codes(column: &Column) -> (Vec<u32>, Vec<String>) {
+fn sorted_codes(column: &Column) -> (ByCodes<'_>, Vec<String>) {
     match column {
         Column::Small(v) => {
             // At most 255 distinct values: find them by counting.
@@ -322,23 +488,13 @@ fn sorted_codes(column: &Column) -> (Vec<u32>, Vec<String>) {
                     seen[(i16::from(x) + 128) as usize] = true;
                 }
             }
-            let mut rank = [MISSING; 256];
+            let mut rank = Box::new([MISSING; 256]);
             let mut labels = Vec::new();
             for (k, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
                 rank[k] = labels.len() as u32;
                 labels.push((k as i16 - 128).to_string());
             }
-            let codes = v
-                .iter()
-                .map(|&x| {
-                    if x == crate::frame::SMALL_MISSING {
-                        MISSING
-                    } else {
-                        rank[(i16::from(x) + 128) as usize]
-                    }
-                })
-                .collect();
-            (codes, labels)
+            (ByCodes::Small(v, rank), labels)
         }
         Column::Number(v) => {
             let mut distinct: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
@@ -358,7 +514,7 @@ fn sorted_codes(column: &Column) -> (Vec<u32>, Vec<String>) {
                 })
                 .collect();
             (
-                codes,
+                ByCodes::Numbers(codes),
                 distinct
                     .iter()
                     .map(|&x| crate::frame::format_number(x))
@@ -380,18 +536,91 @@ fn sorted_codes(column: &Column) -> (Vec<u32>, Vec<String>) {
             for (r, &o) in order.iter().enumerate() {
                 rank[o] = r as u32;
             }
-            let codes = t
-                .codes
-                .iter()
-                .map(|&c| {
-                    if c == MISSING {
-                        MISSING
-                    } else {
-                        rank[c as usize]
-                    }
-                })
-                .collect();
-            (codes, order.iter().map(|&o| t.levels[o].clone()).collect())
+            (
+                ByCodes::Text(&t.codes, rank),
+                order.iter().map(|&o| t.levels[o].clone()).collect(),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::design::spec::DesignSpec;
+
+    /// 240 respondents in 2 strata of 12 PSUs, two variables and a `by`.
+    fn data() -> (Design, Frame) {
+        let n = 240;
+        let num = |f: &dyn Fn(usize) -> f64| Column::Number((0..n).map(f).collect());
+        let frame = Frame::from_columns(vec![
+            ("h".into(), num(&|i| (i % 2) as f64)),
+            ("psu".into(), num(&|i| (i % 24) as f64)),
+            ("w".into(), num(&|i| 1.0 + (i % 5) as f64)),
+            ("y1".into(), num(&|i| ((i * 7) % 3) as f64)),
+            ("y2".into(), num(&|i| ((i * 11) % 4 == 0) as u8 as f64)),
+            ("sex".into(), num(&|i| 1.0 + ((i / 3) % 2) as f64)),
+        ]);
+        let spec: DesignSpec =
+            serde_saphyr::from_str("weight: w\nstrata: h\nclusters: [psu]\nnest: true\n")
+                .expect("design parses");
+        (Design::build(&spec, &frame).expect("design builds"), frame)
+    }
+
+    fn spec(yaml: &str) -> Spec {
+        serde_saphyr::from_str(yaml).expect("spec parses")
+    }
+
+    #[test]
+    fn interleaved_groups_come_back_in_spec_order() {
+        let (design, frame) = data();
+        let entries = [
+            "  - {name: a, mean: y1}\n",
+            "  - {name: b, proportion: y2 == 1, by: [sex]}\n",
+            "  - {name: a_sex, mean: y1, by: [sex]}\n",
+            "  - {name: c, mean: y1, domain: sex == 2}\n",
+            "  - {name: b_all, proportion: y2 == 1}\n",
+        ];
+        let all = spec(&format!("estimates:\n{}", entries.concat()));
+        let mut calls = Vec::new();
+        let rows = run(&all, &design, &frame, &mut |done, total| {
+            calls.push((done, total))
+        })
+        .expect("runs");
+        // Each entry alone, one after another: what the grouped run must equal.
+        let mut alone = Vec::new();
+        for e in entries {
+            let one = spec(&format!("estimates:\n{e}"));
+            alone.extend(run(&one, &design, &frame, &mut |_, _| {}).expect("runs"));
+        }
+        assert_eq!(format!("{rows:?}"), format!("{alone:?}"));
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["a", "b", "b", "b", "a_sex", "a_sex", "a_sex", "c", "b_all"]
+        );
+        assert_eq!(calls.len(), 5);
+        assert_eq!(calls.last(), Some(&(5, 5)));
+    }
+
+    #[test]
+    fn the_first_failure_in_spec_order_is_reported() {
+        let (design, frame) = data();
+        let all = spec(
+            "estimates:\n  - {name: fine, mean: y1, by: [sex]}\n  - {name: empty, mean: y1, domain: sex == 3}\n  - {name: unknown, mean: nothere}\n  - {name: later, mean: y2}\n",
+        );
+        match run(&all, &design, &frame, &mut |_, _| {}) {
+            Err(EstimateError::EmptyDomain { name, .. }) => assert_eq!(name, "empty"),
+            other => panic!("expected the empty domain of `empty`, got {other:?}"),
+        }
+        // The failing `by` belongs to the first group, which may finish first;
+        // `b` still fails first in spec order.
+        let all = spec(
+            "estimates:\n  - {name: a, mean: y1}\n  - {name: b, mean: nothere}\n  - {name: a_by, mean: y1, by: [nothere2]}\n",
+        );
+        match run(&all, &design, &frame, &mut |_, _| {}) {
+            Err(EstimateError::Variable { name, .. }) => assert_eq!(name, "b"),
+            other => panic!("expected `b` to fail, got {other:?}"),
         }
     }
 }

@@ -50,7 +50,7 @@ pub struct RatioSpec {
 }
 
 /// What an estimate computes, once the spec is checked.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
     Mean(String),
     Total(String),
