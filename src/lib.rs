@@ -24,5 +24,6 @@ pub mod interview;
 pub mod report;
 pub mod simulate;
 pub mod store;
+pub mod suggest;
 pub mod tui;
 pub mod weighting;

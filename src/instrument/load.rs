@@ -1366,17 +1366,7 @@ pub fn expr_diagnostic(file: FileId, e: &expr::ExprError) -> Diagnostic {
     d
 }
 
-/// The closest accepted word, when it is close enough to be a typo. Keys
-/// and types are short words, so the threshold is looser than the one
-/// `expr::closest` uses for item names (a transposition counts as two).
-pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (crate::instrument::expr::edit_distance(word, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
+pub use crate::suggest::suggest;
 
 #[cfg(test)]
 mod tests {
@@ -1412,11 +1402,5 @@ mod tests {
             "{:?}",
             loaded.diagnostics
         );
-    }
-
-    #[test]
-    fn suggestions_catch_typos_only() {
-        assert_eq!(suggest("optons", &["options", "range"]), Some("options"));
-        assert_eq!(suggest("colour", &["options", "range"]), None);
     }
 }
