@@ -15,6 +15,7 @@
 //! The statistics modules take slices and return plain structs; nothing in
 //! them reads files or prints.
 
+pub mod analysis_file;
 pub mod design;
 pub mod estimate;
 pub mod export;

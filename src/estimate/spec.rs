@@ -31,7 +31,11 @@ pub struct EstimateSpec {
     pub proportion: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<RatioSpec>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::analysis_file::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub by: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
