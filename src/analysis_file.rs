@@ -116,6 +116,10 @@ const SPEC_KEYS: &[(&str, &str)] = &[
     ("estimates.domain", "a condition (an expression)"),
     ("estimates.ci", "one of wald, logit, beta"),
     ("estimates.level", "a number between 0 and 1, such as 0.95"),
+    (
+        "estimates.iccs",
+        "an ICCS code of 2, 4, 5 or 6 digits, such as \"07031\"",
+    ),
 ];
 
 const PLAN_KEYS: &[(&str, &str)] = &[
@@ -316,9 +320,10 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
-/// Reads a hand-written file of `kind` from YAML text.
-pub fn from_str<T: DeserializeOwned>(kind: FileKind, text: &str) -> Result<T, FileError> {
-    serde_saphyr::from_str(text).map_err(|e| explain(kind, text, &e))
+/// Reads a hand-written file of `kind` from YAML text. The error is boxed:
+/// it carries the source line, and the error enums that wrap it stay small.
+pub fn from_str<T: DeserializeOwned>(kind: FileKind, text: &str) -> Result<T, Box<FileError>> {
+    serde_saphyr::from_str(text).map_err(|e| Box::new(explain(kind, text, &e)))
 }
 
 /// One step down the tree to the place of an error: a key and its value.
@@ -503,6 +508,10 @@ fn explain(kind: FileKind, text: &str, error: &YamlError) -> FileError {
                         None => format!("found `{variant}`"),
                     }),
                 ),
+                // A check of our own (`serde::de::Error::custom`) says why.
+                (YamlError::Message { msg, .. }, Some(what)) => {
+                    (format!("`{}` expects {what}", last.key), Some(msg.clone()))
+                }
                 (_, Some(what)) => (
                     format!("`{}` expects {what}", last.key),
                     Some(format!("found {}", found(value))),
@@ -619,7 +628,7 @@ mod tests {
         nest: bool,
     }
 
-    fn read(text: &str) -> Result<Stages, FileError> {
+    fn read(text: &str) -> Result<Stages, Box<FileError>> {
         from_str(FileKind::Design, text)
     }
 

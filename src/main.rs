@@ -169,10 +169,15 @@ fn estimate(args: cli::EstimateArgs) -> Outcome {
         .map_err(|e| data_error(&args.data, e))?;
     let design = vicor::design::Design::build(&design_spec, &frame)
         .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.design.display())))?;
-    let rows = vicor::estimate::run::run(&spec, &design, &frame, &mut |done, total| {
+    let mut rows = vicor::estimate::run::run(&spec, &design, &frame, &mut |done, total| {
         progress.estimates(done, total)
     })
     .map_err(|e| Failure::user(miette::miette!("{e}")))?;
+    if let Some(path) = &args.codebook {
+        let crime_types = vicor::export::crime_types(&read_text(path)?)
+            .map_err(|e| Failure::user(miette::miette!("{}: {e}", path.display())))?;
+        vicor::estimate::run::assign_iccs(&mut rows, &crime_types);
+    }
     progress.finish();
     let mut buffer: Vec<u8> = Vec::new();
     let written = match args.format {

@@ -59,6 +59,10 @@ const SPEC_FAULTS: &[(&str, &str)] = &[
         "error: {}:5:12: `level` expects a number between 0 and 1, such as 0.95\n  |\n5 |     level: high\n  |            ^^^^\n  = help: found a string `high`\n",
     ),
     (
+        "iccs-form",
+        "error: {}:5:11: `iccs` expects an ICCS code of 2, 4, 5 or 6 digits, such as \"07031\"\n  |\n5 |     iccs: \"703\"\n  |           ^^^^^\n  = help: `703` is not an ICCS code: a code has 2 digits (section), 4 (division), 5 (group) or 6 (class), such as \"05\", \"0501\", \"05012\"\n",
+    ),
+    (
         "ratio-unknown-key",
         "error: {}:4:31: unknown key `denominatr` in `estimates.ratio`\n  |\n4 |     ratio: {numerator: api00, denominatr: api99}\n  |                               ^^^^^^^^^^\n  = help: did you mean `denominator`?\n",
     ),

@@ -43,6 +43,21 @@ pub struct EstimateSpec {
     pub ci: Option<CiMethod>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<f64>,
+    /// The ICCS code of the crime type the estimate is about (e.g.
+    /// "07031" for bribery), written into each of its rows.
+    #[serde(
+        default,
+        deserialize_with = "iccs_code",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub iccs: Option<String>,
+}
+
+/// An `iccs:` code, checked for form as an instrument's are.
+fn iccs_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let code = String::deserialize(d)?;
+    crate::instrument::iccs::check_code(&code).map_err(serde::de::Error::custom)?;
+    Ok(Some(code))
 }
 
 /// `ratio: { numerator, denominator }`.
