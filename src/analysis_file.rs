@@ -326,6 +326,58 @@ pub fn from_str<T: DeserializeOwned>(kind: FileKind, text: &str) -> Result<T, Bo
     serde_saphyr::from_str(text).map_err(|e| Box::new(explain(kind, text, &e)))
 }
 
+/// An error found after reading (a check serde cannot make, such as "give
+/// exactly one of `adults` or `probability`"), placed at the key `path`
+/// (keys joined by dots, each the first mapping's) when the file has it.
+pub fn at_key(text: &str, path: &str, message: impl Into<String>) -> Option<FileError> {
+    let root = yaml::parse(text).ok()?;
+    let mut node = &root;
+    let mut key_node = None;
+    for key in path.split('.') {
+        let Value::Map(entries) = &node.value else {
+            return None;
+        };
+        let (k, v) = entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))?;
+        key_node = Some(k);
+        node = v;
+    }
+    let k = key_node?;
+    let mut e = FileError::at(
+        text,
+        k.span.start,
+        k.span.end.saturating_sub(k.span.start),
+        message.into(),
+    );
+    e.key = Some(path.to_string());
+    Some(e)
+}
+
+/// As [`at_key`], at the start of item `index` of the list under the
+/// top-level key `list` (e.g. the third of `estimates`).
+pub fn at_item(
+    text: &str,
+    list: &str,
+    index: usize,
+    message: impl Into<String>,
+) -> Option<FileError> {
+    let root = yaml::parse(text).ok()?;
+    let Value::Map(entries) = &root.value else {
+        return None;
+    };
+    let (_, v) = entries
+        .iter()
+        .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == list))?;
+    let Value::Seq(items) = &v.value else {
+        return None;
+    };
+    let item = items.get(index)?;
+    let mut e = FileError::at(text, item.span.start, 1, message.into());
+    e.key = Some(list.to_string());
+    Some(e)
+}
+
 /// One step down the tree to the place of an error: a key and its value.
 struct Step<'a> {
     key: &'a str,
@@ -529,6 +581,11 @@ fn explain(kind: FileKind, text: &str, error: &YamlError) -> FileError {
 }
 
 impl FileError {
+    /// An error with no place in the file.
+    pub fn message(message: impl Into<String>) -> FileError {
+        FileError::at("", 0, 1, message.into()).unlocated()
+    }
+
     fn unlocated(mut self) -> FileError {
         self.line = 0;
         self.column = 0;
@@ -691,6 +748,20 @@ mod tests {
                 .starts_with("The design file must be a mapping of keys"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_later_check_is_placed_at_its_key() {
+        let text = "base:\n  weights: w\ncalibration:\n  method: logit\n";
+        let e = at_key(text, "calibration", "calibration: logit needs `bounds`")
+            .expect("the key is there");
+        assert_eq!(
+            (e.line, e.column, e.key.as_deref()),
+            (3, 1, Some("calibration"))
+        );
+        let e = at_key(text, "calibration.method", "m").expect("nested");
+        assert_eq!((e.line, e.column), (4, 3));
+        assert!(at_key(text, "trimming", "m").is_none());
     }
 
     #[test]

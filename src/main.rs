@@ -140,22 +140,17 @@ fn check_estimate_spec(path: &std::path::Path) -> Result<(), String> {
     let named = |e: &dyn std::fmt::Display| format!("{}: error: {e}", path.display());
     let text =
         std::fs::read_to_string(path).map_err(|e| named(&format!("cannot read the file: {e}")))?;
-    let spec: vicor::estimate::spec::Spec =
-        vicor::analysis_file::from_str(FileKind::Spec, &text)
-            .map_err(|e| format!("{:#}", e.with_path(path.display())))?;
-    vicor::estimate::run::check_spec(&spec).map_err(|e| named(&e))?;
-    vicor::estimate::run::spec_columns(&spec).map_err(|e| named(&e))?;
+    vicor::estimate::spec::Spec::from_yaml(&text)
+        .map_err(|e| format!("{:#}", e.with_path(path.display())))?;
     Ok(())
 }
 
 fn estimate(args: cli::EstimateArgs) -> Outcome {
     let design_spec: vicor::design::DesignSpec = read_yaml(&args.design, FileKind::Design)?;
-    let spec: vicor::estimate::spec::Spec = read_yaml(&args.spec, FileKind::Spec)?;
-    let spec_err = |e: vicor::estimate::EstimateError| {
-        Failure::user(miette::miette!("{}: {e}", args.spec.display()))
-    };
-    vicor::estimate::run::check_spec(&spec).map_err(spec_err)?;
-    let (mut columns, by) = vicor::estimate::run::spec_columns(&spec).map_err(spec_err)?;
+    let spec = vicor::estimate::spec::Spec::from_yaml(&read_text(&args.spec)?)
+        .map_err(|e| Failure::user(miette::miette!("{}", e.with_path(args.spec.display()))))?;
+    let (mut columns, by) = vicor::estimate::run::spec_columns(&spec)
+        .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.spec.display())))?;
     let numeric: std::collections::HashSet<String> = columns.iter().cloned().collect();
     columns.extend(design_spec.columns());
     columns.extend(replicate_prefix_columns(&design_spec, &args.data)?);

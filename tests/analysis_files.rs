@@ -63,6 +63,14 @@ const SPEC_FAULTS: &[(&str, &str)] = &[
         "error: {}:5:11: `iccs` expects an ICCS code of 2, 4, 5 or 6 digits, such as \"07031\"\n  |\n5 |     iccs: \"703\"\n  |           ^^^^^\n  = help: `703` is not an ICCS code: a code has 2 digits (section), 4 (division), 5 (group) or 6 (class), such as \"05\", \"0501\", \"05012\"\n",
     ),
     (
+        "level-above-one",
+        "error: {}:5:5: spec: estimate `api_by_type`: `level` must be between 0 and 1, got 95\n  |\n5 |   - name: api_by_type\n  |     ^\n",
+    ),
+    (
+        "duplicate-name",
+        "error: {}:5:5: spec: estimate name `api` is used twice; names must be unique\n  |\n5 |   - name: api\n  |     ^\n",
+    ),
+    (
         "ratio-unknown-key",
         "error: {}:4:31: unknown key `denominatr` in `estimates.ratio`\n  |\n4 |     ratio: {numerator: api00, denominatr: api99}\n  |                               ^^^^^^^^^^\n  = help: did you mean `denominator`?\n",
     ),
@@ -80,6 +88,10 @@ const PLAN_FAULTS: &[(&str, &str)] = &[
     (
         "plan-missing-base",
         "error: {}:2:1: missing key `base` in the weighting plan\n  |\n2 | output:\n  | ^\n  = help: add `base:` with a mapping with `probabilities` and/or `weights`\n",
+    ),
+    (
+        "plan-logit-no-bounds",
+        "error: {}:4:1: calibration: logit needs `bounds: [lower, upper]`\n  |\n4 | calibration:\n  | ^^^^^^^^^^^\n",
     ),
     (
         "plan-method-typo",

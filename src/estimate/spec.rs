@@ -4,6 +4,40 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CiMethod, EstimateError, Statistic};
+use crate::analysis_file::{FileError, FileKind};
+
+impl Spec {
+    /// Reads a spec and makes the checks that need no data
+    /// ([`super::run::check_spec`], the expressions of
+    /// [`super::run::spec_columns`]); every mistake names its line, column
+    /// and key, a later check at the estimate it is about.
+    pub fn from_yaml(text: &str) -> Result<Spec, Box<FileError>> {
+        let spec: Spec = crate::analysis_file::from_str(FileKind::Spec, text)?;
+        let checked = super::run::check_spec(&spec)
+            .and_then(|()| super::run::spec_columns(&spec).map(|_| ()));
+        let Err(e) = checked else {
+            return Ok(spec);
+        };
+        let message = e.to_string();
+        // The estimate the message names (the later one of a duplicate).
+        let index = match &e {
+            EstimateError::Variable { name, .. } => {
+                spec.estimates.iter().rposition(|x| &x.name == name)
+            }
+            _ => spec
+                .estimates
+                .iter()
+                .rposition(|x| message.contains(&format!("`{}`", x.name))),
+        };
+        let located = match index {
+            Some(i) => crate::analysis_file::at_item(text, "estimates", i, message.clone()),
+            None => crate::analysis_file::at_key(text, "estimates", message.clone()),
+        };
+        Err(Box::new(
+            located.unwrap_or_else(|| FileError::message(message)),
+        ))
+    }
+}
 
 /// `spec.yaml`: a list of estimates.
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -496,7 +496,19 @@ impl Plan {
     pub fn from_yaml(text: &str) -> Result<Plan, WeightingError> {
         let plan: Plan =
             crate::analysis_file::from_str(crate::analysis_file::FileKind::Plan, text)?;
-        plan.check()?;
+        plan.check().map_err(|e| match e {
+            // Every message of `check` starts with its step: point at it.
+            WeightingError::Plan(m) => {
+                match m
+                    .split_once(": ")
+                    .and_then(|(step, _)| crate::analysis_file::at_key(text, step, m.as_str()))
+                {
+                    Some(located) => WeightingError::File(Box::new(located)),
+                    None => WeightingError::Plan(m),
+                }
+            }
+            e => e,
+        })?;
         Ok(plan)
     }
 
