@@ -764,6 +764,67 @@ mod tests {
         assert!(at_key(text, "trimming", "m").is_none());
     }
 
+    /// Every key path of a serialized value (list positions left out).
+    fn key_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    out.push(path.clone());
+                    key_paths(v, &path, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    key_paths(item, prefix, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn assert_every_key_is_in_the_table<T: DeserializeOwned + serde::Serialize>(
+        kind: FileKind,
+        text: &str,
+    ) {
+        let value: T = from_str(kind, text).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let mut paths = Vec::new();
+        key_paths(
+            &serde_json::to_value(&value).expect("serializes"),
+            "",
+            &mut paths,
+        );
+        assert!(paths.len() > 10, "{kind:?}: {paths:?}");
+        for path in paths {
+            assert!(
+                kind.expects(&path).is_some(),
+                "{kind:?}: `{path}` is not in the table"
+            );
+        }
+    }
+
+    /// The tables say what every key of the three files expects: a file with
+    /// every key, read and written back, has no key the table lacks.
+    #[test]
+    fn the_tables_know_every_key_of_the_three_files() {
+        assert_every_key_is_in_the_table::<crate::design::DesignSpec>(
+            FileKind::Design,
+            "weight: w\nprobability: p\nstrata: h\nclusters: c\nfpc: f\nnest: true\nlonely_psu: adjust\nreplicates:\n  columns: [r1]\n  prefix: r\n  type: fay\n  form: jkn\n  rho: 0.5\n  scale: 1\n  rscales: [1]\n  mse: true\n  replicates: 2\n  seed: 3\ncalibration:\n  method: linear\n  input_weight: d\n  calibrated_weight: g\n  margins: [sex]\n  numeric: [age]\n",
+        );
+        assert_every_key_is_in_the_table::<crate::estimate::spec::Spec>(
+            FileKind::Spec,
+            "title: t\nestimates:\n  - name: a\n    label: l\n    mean: x\n    total: x\n    proportion: x\n    ratio: {numerator: x, denominator: y}\n    by: s\n    domain: x > 1\n    ci: wald\n    level: 0.9\n    iccs: \"0401\"\n",
+        );
+        assert_every_key_is_in_the_table::<crate::weighting::plan::Plan>(
+            FileKind::Plan,
+            include_str!("../weights/template.yaml"),
+        );
+    }
+
     #[test]
     fn the_tables_have_one_entry_per_key() {
         for kind in [FileKind::Design, FileKind::Spec, FileKind::Plan] {
