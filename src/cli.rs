@@ -127,6 +127,13 @@ pub struct EstimateArgs {
     /// Estimate spec (spec.yaml), e.g. instruments/indicators/sdg.yaml.
     #[arg(long, value_name = "SPEC")]
     pub spec: PathBuf,
+    /// The export's codebook.json: rows by a crime type get its ICCS code.
+    ///
+    /// A `by` variable whose options carry ICCS codes in the instrument
+    /// (e.g. the incident form's `inc_crime`) gives each of its rows the
+    /// code of its value, as `iccs` in JSON and CSV.
+    #[arg(long, value_name = "CODEBOOK")]
+    pub codebook: Option<PathBuf>,
     /// How to print the results.
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,

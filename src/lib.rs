@@ -15,6 +15,7 @@
 //! The statistics modules take slices and return plain structs; nothing in
 //! them reads files or prints.
 
+pub mod analysis_file;
 pub mod design;
 pub mod estimate;
 pub mod export;
@@ -24,5 +25,6 @@ pub mod interview;
 pub mod report;
 pub mod simulate;
 pub mod store;
+pub mod suggest;
 pub mod tui;
 pub mod weighting;

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use vicor::analysis_file::FileKind;
+
 use crate::cli::{Cli, Command};
 
 /// Why a mode failed: the user's input (exit 1) or a bug (exit 2).
@@ -85,7 +87,7 @@ fn validate(args: cli::ValidateArgs) -> Outcome {
             // Estimate specs live beside the instruments (instruments/indicators/),
             // so `vicor validate instruments/**/*.yaml` checks them as specs.
             if let Err(message) = check_estimate_spec(path) {
-                eprintln!("{}: error: {message}", path.display());
+                eprintln!("{message}");
                 errors += 1;
             }
             continue;
@@ -132,24 +134,23 @@ fn is_estimate_spec(path: &std::path::Path) -> bool {
     has("estimates") && !has("id") && !has("module")
 }
 
-/// The checks `vicor estimate` makes of a spec before reading any data.
+/// The checks `vicor estimate` makes of a spec before reading any data, as
+/// `path[:line:col]: error: message`.
 fn check_estimate_spec(path: &std::path::Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    let spec: vicor::estimate::spec::Spec =
-        serde_saphyr::from_str(&text).map_err(|e| e.to_string())?;
-    vicor::estimate::run::check_spec(&spec).map_err(|e| e.to_string())?;
-    vicor::estimate::run::spec_columns(&spec).map_err(|e| e.to_string())?;
+    let named = |e: &dyn std::fmt::Display| format!("{}: error: {e}", path.display());
+    let text =
+        std::fs::read_to_string(path).map_err(|e| named(&format!("cannot read the file: {e}")))?;
+    vicor::estimate::spec::Spec::from_yaml(&text)
+        .map_err(|e| format!("{:#}", e.with_path(path.display())))?;
     Ok(())
 }
 
 fn estimate(args: cli::EstimateArgs) -> Outcome {
-    let design_spec: vicor::design::DesignSpec = read_yaml(&args.design)?;
-    let spec: vicor::estimate::spec::Spec = read_yaml(&args.spec)?;
-    let spec_err = |e: vicor::estimate::EstimateError| {
-        Failure::user(miette::miette!("{}: {e}", args.spec.display()))
-    };
-    vicor::estimate::run::check_spec(&spec).map_err(spec_err)?;
-    let (mut columns, by) = vicor::estimate::run::spec_columns(&spec).map_err(spec_err)?;
+    let design_spec: vicor::design::DesignSpec = read_yaml(&args.design, FileKind::Design)?;
+    let spec = vicor::estimate::spec::Spec::from_yaml(&read_text(&args.spec)?)
+        .map_err(|e| Failure::user(miette::miette!("{}", e.with_path(args.spec.display()))))?;
+    let (mut columns, by) = vicor::estimate::run::spec_columns(&spec)
+        .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.spec.display())))?;
     let numeric: std::collections::HashSet<String> = columns.iter().cloned().collect();
     columns.extend(design_spec.columns());
     columns.extend(replicate_prefix_columns(&design_spec, &args.data)?);
@@ -163,10 +164,15 @@ fn estimate(args: cli::EstimateArgs) -> Outcome {
         .map_err(|e| data_error(&args.data, e))?;
     let design = vicor::design::Design::build(&design_spec, &frame)
         .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.design.display())))?;
-    let rows = vicor::estimate::run::run(&spec, &design, &frame, &mut |done, total| {
+    let mut rows = vicor::estimate::run::run(&spec, &design, &frame, &mut |done, total| {
         progress.estimates(done, total)
     })
     .map_err(|e| Failure::user(miette::miette!("{e}")))?;
+    if let Some(path) = &args.codebook {
+        let crime_types = vicor::export::crime_types(&read_text(path)?)
+            .map_err(|e| Failure::user(miette::miette!("{}: {e}", path.display())))?;
+        vicor::estimate::run::assign_iccs(&mut rows, &crime_types);
+    }
     progress.finish();
     let mut buffer: Vec<u8> = Vec::new();
     let written = match args.format {
@@ -187,12 +193,16 @@ fn data_error(path: &std::path::Path, e: vicor::frame::FrameError) -> Failure {
     }
 }
 
-/// Reads and parses a YAML file, naming the file in the error.
-fn read_yaml<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, Failure> {
+/// Reads and parses a design file or estimate spec; an error names the
+/// file, line, column and key.
+fn read_yaml<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    kind: FileKind,
+) -> Result<T, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::user(miette::miette!("cannot read {}: {e}", path.display())))?;
-    serde_saphyr::from_str(&text)
-        .map_err(|e| Failure::user(miette::miette!("{}: {e}", path.display())))
+    vicor::analysis_file::from_str(kind, &text)
+        .map_err(|e| Failure::user(miette::miette!("{}", e.with_path(path.display()))))
 }
 
 /// Writes to the file, or to standard output (a closed pipe is not an error).
@@ -289,7 +299,7 @@ impl Progress {
 }
 
 fn replicate(args: cli::ReplicateArgs) -> Outcome {
-    let mut design_spec: vicor::design::DesignSpec = read_yaml(&args.design)?;
+    let mut design_spec: vicor::design::DesignSpec = read_yaml(&args.design, FileKind::Design)?;
     if design_spec.replicates.is_some() {
         return Err(Failure::user(miette::miette!(
             "{}: the design already has `replicates`; vicor replicate forms them from a design without",
@@ -771,8 +781,12 @@ fn weight(args: cli::WeightArgs) -> Outcome {
 
     let start = std::time::Instant::now();
     let text = read_text(&args.plan)?;
-    let plan = Plan::from_yaml(&text)
-        .map_err(|e| Failure::user(miette::miette!("{}: {e}", args.plan.display())))?;
+    let plan = Plan::from_yaml(&text).map_err(|e| match e {
+        vicor::weighting::WeightingError::File(e) => {
+            Failure::user(miette::miette!("{}", e.with_path(args.plan.display())))
+        }
+        e => Failure::user(miette::miette!("{}: {e}", args.plan.display())),
+    })?;
     let options = vicor::frame::ReadOptions {
         columns: None,
         text: plan.text_columns().into_iter().collect(),

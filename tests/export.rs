@@ -977,3 +977,112 @@ fn a_store_without_completed_cases_says_so() {
     assert!(!out.exists());
     export(&db, &out, &["--status", "all"]).assert_code(0);
 }
+
+/// Issue 18, part 3: the crime types of the bundled instrument carry their
+/// ICCS codes into the codebook, and `vicor estimate --codebook` gives the
+/// rows of an estimate by crime type (the incident form's `inc_crime`) the
+/// code of each value; without the codebook the output has no code.
+#[test]
+fn crime_types_carry_their_iccs_codes_into_the_codebook_and_estimates() {
+    let dir = Dir::new();
+    let db = dir.join("cases.db");
+    let victimization = root().join("instruments/victimization.yaml");
+    for who in [
+        "assault-reported",
+        "robbery-not-reported",
+        "household-burglary-cartheft",
+        "no-privacy",
+    ] {
+        run_script(
+            &victimization,
+            &fixture(&format!("respondents/{who}.yaml")),
+            &db,
+        );
+    }
+    let out = dir.join("export");
+    export(&db, &out, &[]).assert_code(0);
+    let book = codebook(&out);
+    let variable = |name: &str| {
+        book["variables"]
+            .as_array()
+            .expect("variables")
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in the codebook"))
+            .clone()
+    };
+    assert_eq!(variable("rob_5y")["iccs"], "0401");
+    assert_eq!(variable("burg_5y")["iccs"], "05012");
+    assert_eq!(variable("cor_paid")["iccs"], "07031");
+    assert!(
+        variable("resp_age").get("iccs").is_none(),
+        "not a crime type"
+    );
+    let inc_crime = variable("inc_crime");
+    let label = |code: i64| {
+        inc_crime["labels"]
+            .as_array()
+            .expect("labels")
+            .iter()
+            .find(|l| l["code"] == code)
+            .unwrap_or_else(|| panic!("option {code}"))["iccs"]
+            .clone()
+    };
+    assert_eq!(label(11), "0401");
+    assert_eq!(label(13), "02011");
+    assert_eq!(label(5), "05012");
+    let markdown = std::fs::read_to_string(out.join("codebook.md")).expect("codebook.md");
+    assert!(
+        markdown.contains("13 Physical assault [ICCS 02011]"),
+        "{markdown}"
+    );
+
+    let design = dir.write("design.yaml", "clusters: []\n");
+    let spec = dir.write(
+        "spec.yaml",
+        "estimates:\n  - name: age_by_crime\n    mean: resp_age\n    by: inc_crime\n  - name: bribe\n    proportion: \"sdg_1651_bribe == 1\"\n    iccs: \"07031\"\n",
+    );
+    let estimate = |extra: &[&std::ffi::OsStr]| {
+        let r = run(vicor()
+            .arg("estimate")
+            .arg("--data")
+            .arg(out.join("main.csv"))
+            .arg("--design")
+            .arg(&design)
+            .arg("--spec")
+            .arg(&spec)
+            .arg("--format")
+            .arg("json")
+            .args(extra));
+        r.assert_code(0);
+        let json: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+        json["estimates"].as_array().expect("rows").clone()
+    };
+    let codebook_path = out.join("codebook.json");
+    let rows = estimate(&["--codebook".as_ref(), codebook_path.as_os_str()]);
+    let code_of = |rows: &[serde_json::Value], crime: &str| {
+        rows.iter()
+            .find(|r| r["by"]["inc_crime"] == crime)
+            .unwrap_or_else(|| panic!("a row for inc_crime {crime}"))
+            .get("iccs")
+            .cloned()
+    };
+    assert_eq!(code_of(&rows, "11"), Some("0401".into()));
+    assert_eq!(code_of(&rows, "13"), Some("02011".into()));
+    assert_eq!(code_of(&rows, "14"), Some("02012".into()));
+    assert_eq!(code_of(&rows, "5"), Some("05012".into()));
+    assert_eq!(
+        rows[0].get("iccs"),
+        None,
+        "the whole population has no crime type"
+    );
+    let bribe = rows
+        .iter()
+        .find(|r| r["name"] == "bribe")
+        .expect("bribe row");
+    assert_eq!(bribe["iccs"], "07031", "the estimate's own code");
+    // Without the codebook only the estimate's own code is written.
+    let plain = estimate(&[]);
+    assert_eq!(code_of(&plain, "11"), None);
+    assert_eq!(plain.len(), rows.len());
+}

@@ -31,6 +31,9 @@ mod estimate;
 /// `vicor weight` and the weighting kernels against R.
 mod weighting;
 
+/// Design files, estimate specs and weighting plans: bad files, one-name forms.
+mod analysis_files;
+
 /// `vicor export`: round trip, generated R script, versions, bad input.
 mod export;
 

@@ -57,6 +57,14 @@ const BAD: &[(&str, &str)] = &[
     ),
     ("unknown_outcome", "7:14: error: unknown outcome `refusd`"),
     (
+        "iccs_unquoted",
+        "12:15: error: an ICCS code written as a number loses its leading zeros",
+    ),
+    (
+        "iccs_form",
+        "13:66: error: `201` is not an ICCS code: a code has 2 digits (section), 4 (division), 5 (group) or 6 (class), such as \"05\", \"0501\", \"05012\"",
+    ),
+    (
         "outcome_not_condition",
         "6:11: error: an outcome rule must be a condition (true/false), but this is a single-choice answer",
     ),

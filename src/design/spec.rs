@@ -77,10 +77,18 @@ pub struct DesignSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strata: Option<String>,
     /// Cluster columns, one per stage.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::analysis_file::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub clusters: Vec<String>,
     /// fpc columns, one per stage (or one for element sampling).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::analysis_file::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub fpc: Vec<String>,
     /// Cluster ids are unique only within strata.
     #[serde(default)]
@@ -161,7 +169,11 @@ pub struct CalibrationSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub margins: Vec<MarginColumns>,
     /// Numeric calibration variables (linear, raking, logit).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::analysis_file::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub numeric: Vec<String>,
 }
 
@@ -170,7 +182,11 @@ pub struct CalibrationSpec {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicatesSpec {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::analysis_file::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub columns: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,

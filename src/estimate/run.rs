@@ -24,6 +24,30 @@ pub struct Row {
     pub ci: Option<(f64, f64)>,
     pub ci_method: CiMethod,
     pub level: f64,
+    /// The ICCS code of the row's crime type: of its `by` value when that
+    /// is a crime type ([`assign_iccs`]), else of the estimate (`iccs:`).
+    pub iccs: Option<String>,
+}
+
+/// The crime types of the data's variables: variable → value as written
+/// in the data → ICCS code (from the export's codebook,
+/// [`crate::export::codebook::crime_types`]).
+pub type CrimeTypes = HashMap<String, HashMap<String, String>>;
+
+/// Gives each row whose `by` holds a crime type the code of that crime
+/// type: the first `by` variable, in the spec's order, whose value has a
+/// code wins over the estimate's own `iccs:`. Rows without one keep theirs.
+pub fn assign_iccs(rows: &mut [Row], crime_types: &CrimeTypes) {
+    for row in rows {
+        let code = row.by.iter().find_map(|(variable, value)| {
+            crime_types
+                .get(variable)
+                .and_then(|values| values.get(value))
+        });
+        if let Some(code) = code {
+            row.iccs = Some(code.clone());
+        }
+    }
 }
 
 /// Columns an estimate spec reads (for reading only those), and the `by`
@@ -350,6 +374,7 @@ fn cells(
             ci,
             ci_method: method,
             level,
+            iccs: e.iccs.clone(),
         }
     };
     let yv: &[f64] = &p.y;
@@ -622,5 +647,60 @@ mod tests {
             Err(EstimateError::Variable { name, .. }) => assert_eq!(name, "b"),
             other => panic!("expected `b` to fail, got {other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::Statistic;
+
+    fn row(by: &[(&str, &str)], iccs: Option<&str>) -> Row {
+        Row {
+            name: "e".into(),
+            by: by
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            estimate: Estimate {
+                statistic: Statistic::Mean,
+                estimate: Some(1.0),
+                variance: Some(0.1),
+                df: Some(1),
+                deff: None,
+                n: 2,
+                ci_n: 2,
+                weighted_n: 2.0,
+                flags: Vec::new(),
+            },
+            ci: None,
+            ci_method: CiMethod::Wald,
+            level: 0.95,
+            iccs: iccs.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_crime_type_value_gives_its_row_the_code() {
+        let crime_types: CrimeTypes = [(
+            "inc_crime".to_string(),
+            [("11", "0401"), ("13", "02011")]
+                .map(|(v, c)| (v.to_string(), c.to_string()))
+                .into(),
+        )]
+        .into();
+        let mut rows = vec![
+            row(&[], Some("02")),
+            row(&[("sex", "1"), ("inc_crime", "13")], Some("02")),
+            row(&[("inc_crime", "11")], None),
+            row(&[("inc_crime", "7")], None),
+            row(&[("sex", "2")], Some("02")),
+        ];
+        assign_iccs(&mut rows, &crime_types);
+        let codes: Vec<Option<&str>> = rows.iter().map(|r| r.iccs.as_deref()).collect();
+        assert_eq!(
+            codes,
+            [Some("02"), Some("02011"), Some("0401"), None, Some("02")]
+        );
     }
 }

@@ -4,6 +4,40 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CiMethod, EstimateError, Statistic};
+use crate::analysis_file::{FileError, FileKind};
+
+impl Spec {
+    /// Reads a spec and makes the checks that need no data
+    /// ([`super::run::check_spec`], the expressions of
+    /// [`super::run::spec_columns`]); every mistake names its line, column
+    /// and key, a later check at the estimate it is about.
+    pub fn from_yaml(text: &str) -> Result<Spec, Box<FileError>> {
+        let spec: Spec = crate::analysis_file::from_str(FileKind::Spec, text)?;
+        let checked = super::run::check_spec(&spec)
+            .and_then(|()| super::run::spec_columns(&spec).map(|_| ()));
+        let Err(e) = checked else {
+            return Ok(spec);
+        };
+        let message = e.to_string();
+        // The estimate the message names (the later one of a duplicate).
+        let index = match &e {
+            EstimateError::Variable { name, .. } => {
+                spec.estimates.iter().rposition(|x| &x.name == name)
+            }
+            _ => spec
+                .estimates
+                .iter()
+                .rposition(|x| message.contains(&format!("`{}`", x.name))),
+        };
+        let located = match index {
+            Some(i) => crate::analysis_file::at_item(text, "estimates", i, message.clone()),
+            None => crate::analysis_file::at_key(text, "estimates", message.clone()),
+        };
+        Err(Box::new(
+            located.unwrap_or_else(|| FileError::message(message)),
+        ))
+    }
+}
 
 /// `spec.yaml`: a list of estimates.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -31,7 +65,11 @@ pub struct EstimateSpec {
     pub proportion: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<RatioSpec>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::analysis_file::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub by: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
@@ -39,6 +77,21 @@ pub struct EstimateSpec {
     pub ci: Option<CiMethod>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<f64>,
+    /// The ICCS code of the crime type the estimate is about (e.g.
+    /// "07031" for bribery), written into each of its rows.
+    #[serde(
+        default,
+        deserialize_with = "iccs_code",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub iccs: Option<String>,
+}
+
+/// An `iccs:` code, checked for form as an instrument's are.
+fn iccs_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let code = String::deserialize(d)?;
+    crate::instrument::iccs::check_code(&code).map_err(serde::de::Error::custom)?;
+    Ok(Some(code))
 }
 
 /// `ratio: { numerator, denominator }`.

@@ -2,6 +2,7 @@
 //! file, every variable with its type, question text and labels in every
 //! language, DK/RF codes, level and universe.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -42,9 +43,19 @@ fn text_json(text: &Option<Text>) -> Json {
     }
 }
 
+/// A value label; `iccs` only where the option carries a code, so that
+/// codebooks of instruments without ICCS codes read as before.
+fn label_json(l: &super::layout::Label) -> Json {
+    let mut label = json!({"code": l.code, "label": l.text.by_language});
+    if let (Some(code), Json::Object(m)) = (&l.iccs, &mut label) {
+        m.insert("iccs".into(), json!(code));
+    }
+    label
+}
+
 fn variable_json(layout: &Layout, v: &Variable) -> Json {
     let level = &layout.levels[v.level];
-    json!({
+    let mut variable = json!({
         "name": v.name,
         "file": level.file(),
         "level": level.id,
@@ -53,7 +64,7 @@ fn variable_json(layout: &Layout, v: &Variable) -> Json {
         "columns": v.columns(),
         "text": text_json(&v.text),
         "instruction": text_json(&v.instruction),
-        "labels": v.labels.iter().map(|l| json!({"code": l.code, "label": l.text.by_language})).collect::<Vec<_>>(),
+        "labels": v.labels.iter().map(label_json).collect::<Vec<_>>(),
         "missing_codes": {"dont_know": v.dont_know, "refused": v.refused},
         "universe": v.universe,
         "computed": v.computed,
@@ -61,7 +72,13 @@ fn variable_json(layout: &Layout, v: &Variable) -> Json {
         "indicators": v.indicators,
         "wording_adapted": v.wording_adapted,
         "versions": v.versions,
-    })
+    });
+    // Absent where the item has no code, so that codebooks of instruments
+    // without ICCS codes read as before.
+    if let (Some(code), Json::Object(m)) = (&v.iccs, &mut variable) {
+        m.insert("iccs".into(), json!(code));
+    }
+    variable
 }
 
 pub fn write(layout: &Layout, meta: &Meta, dir: &Path) -> Result<(), ExportError> {
@@ -159,6 +176,18 @@ fn markdown(layout: &Layout, meta: &Meta) -> String {
          The respondent's own questions are items outside any roster, so they are in `main.csv`, \
          one row per case, beside the household's.\n"
     );
+    if layout
+        .variables
+        .iter()
+        .any(|v| v.iccs.is_some() || v.labels.iter().any(|l| l.iccs.is_some()))
+    {
+        let _ = writeln!(
+            s,
+            "**Crime types.** A question about a crime type, and an option that stands for one, \
+             carries the code of its category in the ICCS (UNODC International Classification of Crime \
+             for Statistical Purposes), e.g. `[ICCS 0401]` robbery, `[ICCS 05012]` burglary of a home.\n"
+        );
+    }
     if !layout.left_out.is_empty() {
         let _ = writeln!(
             s,
@@ -240,15 +269,25 @@ fn markdown(layout: &Layout, meta: &Meta) -> String {
             if let Some(r) = &v.draws_from {
                 question = format!("row of `{r}` drawn at random");
             }
+            if let Some(code) = &v.iccs {
+                question = format!("{question} [ICCS {code}]");
+            }
+            let iccs = |l: &super::layout::Label| {
+                l.iccs
+                    .as_ref()
+                    .map(|c| format!(" [ICCS {c}]"))
+                    .unwrap_or_default()
+            };
             let values = match v.var_type {
                 VarType::MultipleChoice => v
                     .labels
                     .iter()
                     .map(|l| {
                         format!(
-                            "`{}` {}",
+                            "`{}` {}{}",
                             super::layout::option_column(&v.name, l.code),
-                            cell(l.text.get(lang))
+                            cell(l.text.get(lang)),
+                            iccs(l)
                         )
                     })
                     .collect::<Vec<_>>()
@@ -257,7 +296,7 @@ fn markdown(layout: &Layout, meta: &Meta) -> String {
                 _ => v
                     .labels
                     .iter()
-                    .map(|l| format!("{} {}", l.code, cell(l.text.get(lang))))
+                    .map(|l| format!("{} {}{}", l.code, cell(l.text.get(lang)), iccs(l)))
                     .collect::<Vec<_>>()
                     .join("; "),
             };
@@ -288,4 +327,40 @@ fn markdown(layout: &Layout, meta: &Meta) -> String {
         let _ = writeln!(s);
     }
     s
+}
+
+/// The crime types of an exported codebook (`codebook.json`): for each
+/// single-choice variable whose options carry ICCS codes, its values as the
+/// CSV writes them (the option codes) → the code. `vicor estimate
+/// --codebook` reads it to give estimates by crime type their ICCS codes.
+pub fn crime_types(text: &str) -> Result<HashMap<String, HashMap<String, String>>, String> {
+    let book: Json =
+        serde_json::from_str(text).map_err(|e| format!("not a vicor codebook (JSON): {e}"))?;
+    let Some(variables) = book.get("variables").and_then(Json::as_array) else {
+        return Err("not a vicor codebook: it has no `variables` list".into());
+    };
+    let mut out = HashMap::new();
+    for v in variables {
+        let (Some(name), Some(labels)) = (
+            v.get("name").and_then(Json::as_str),
+            v.get("labels").and_then(Json::as_array),
+        ) else {
+            continue;
+        };
+        if v.get("type").and_then(Json::as_str) == Some(VarType::MultipleChoice.as_str()) {
+            continue;
+        }
+        let codes: HashMap<String, String> = labels
+            .iter()
+            .filter_map(|l| {
+                let code = l.get("code").and_then(Json::as_i64)?;
+                let iccs = l.get("iccs").and_then(Json::as_str)?;
+                Some((code.to_string(), iccs.to_string()))
+            })
+            .collect();
+        if !codes.is_empty() {
+            out.insert(name.to_string(), codes);
+        }
+    }
+    Ok(out)
 }

@@ -68,6 +68,8 @@ impl VarType {
 pub struct Label {
     pub code: i64,
     pub text: Text,
+    /// The ICCS code of the crime type the option stands for.
+    pub iccs: Option<String>,
 }
 
 /// One exported variable (one item of the instrument).
@@ -93,6 +95,8 @@ pub struct Variable {
     /// The roster a random item draws from.
     pub draws_from: Option<String>,
     pub indicators: Vec<String>,
+    /// The ICCS code of the crime type the item asks about.
+    pub iccs: Option<String>,
     pub wording_adapted: bool,
     /// Instrument versions that have the item.
     pub versions: Vec<String>,
@@ -302,6 +306,7 @@ impl Walker<'_> {
                             .map(|c| Label {
                                 code: c.code,
                                 text: c.label.clone(),
+                                iccs: c.iccs.clone(),
                             })
                             .collect(),
                         _ => Vec::new(),
@@ -390,6 +395,7 @@ impl Walker<'_> {
                 .map(|c| Label {
                     code: c.code,
                     text: c.label.clone(),
+                    iccs: c.iccs.clone(),
                 })
                 .collect(),
         };
@@ -415,6 +421,7 @@ impl Walker<'_> {
                 _ => None,
             },
             indicators: item.indicators.clone(),
+            iccs: item.iccs.clone(),
             wording_adapted: item.wording_adapted,
             versions: vec![self.instrument.version.clone()],
             column: 0,
@@ -440,7 +447,7 @@ impl Walker<'_> {
                 }
                 // Keep every option code seen in any version; the newest
                 // version's texts win.
-                let mut labels: BTreeMap<i64, Text> = BTreeMap::new();
+                let mut labels: BTreeMap<i64, (Text, Option<String>)> = BTreeMap::new();
                 let order: Vec<i64> = old
                     .labels
                     .iter()
@@ -448,7 +455,7 @@ impl Walker<'_> {
                     .chain(variable.labels.iter().map(|l| l.code))
                     .collect();
                 for l in old.labels.iter().chain(variable.labels.iter()) {
-                    labels.insert(l.code, l.text.clone());
+                    labels.insert(l.code, (l.text.clone(), l.iccs.clone()));
                 }
                 let mut codes = Vec::new();
                 for c in order {
@@ -463,9 +470,9 @@ impl Walker<'_> {
                 *old = Variable {
                     labels: codes
                         .into_iter()
-                        .map(|code| Label {
-                            code,
-                            text: labels.remove(&code).unwrap_or_default(),
+                        .map(|code| {
+                            let (text, iccs) = labels.remove(&code).unwrap_or_default();
+                            Label { code, text, iccs }
                         })
                         .collect(),
                     versions,
@@ -508,10 +515,12 @@ fn yes_no(instrument: &Instrument) -> Vec<Label> {
         Label {
             code: 1,
             text: words(1),
+            iccs: None,
         },
         Label {
             code: 2,
             text: words(2),
+            iccs: None,
         },
     ]
 }

@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use crate::instrument::Instrument;
 use crate::store::{CaseStatus, CaseSummary, Store, StoreError};
 
+pub use codebook::crime_types;
 pub use layout::{Layout, VarType};
 
 /// Why an export failed. Nothing is left behind in any case.

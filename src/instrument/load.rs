@@ -628,6 +628,7 @@ impl Loader {
                 "pii",
                 "wording",
                 "indicators",
+                "iccs",
                 "value",
                 "select",
             ],
@@ -777,6 +778,7 @@ impl Loader {
             .get("indicators")
             .map(|n| self.string_list(file, n, "indicator codes such as [\"16.5.1\"]"))
             .unwrap_or_default();
+        let iccs = f.get("iccs").and_then(|n| self.iccs(file, n));
         Some(Item {
             id,
             kind,
@@ -789,6 +791,7 @@ impl Loader {
             pii,
             wording_adapted,
             indicators,
+            iccs,
             origin: id_origin,
         })
     }
@@ -919,13 +922,47 @@ impl Loader {
         out
     }
 
+    /// An `iccs:` code: a quoted string of digits (unquoted, `0401` would be
+    /// the number 401 and lose its leading zero).
+    fn iccs(&mut self, file: FileId, node: &YNode) -> Option<String> {
+        let code = match &node.value {
+            YValue::Str(s) => s.clone(),
+            YValue::Int(_) | YValue::Float(_) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "vicor::instrument::iccs",
+                        origin(file, node),
+                        "an ICCS code written as a number loses its leading zeros",
+                    )
+                    .with_help("quote it: `iccs: \"0401\"`"),
+                );
+                return None;
+            }
+            other => {
+                self.wrong_type(file, node, "an ICCS code such as \"0401\"", other);
+                return None;
+            }
+        };
+        match crate::instrument::iccs::check_code(&code) {
+            Ok(()) => Some(code),
+            Err(message) => {
+                self.diags.push(
+                    Diagnostic::error("vicor::instrument::iccs", origin(file, node), message)
+                        .with_help("see the ICCS (UNODC 2015): e.g. \"0201\" assaults and threats, \"0401\" robbery, \"0501\" burglary"),
+                );
+                None
+            }
+        }
+    }
+
     fn choices(&mut self, file: FileId, node: &YNode) -> Vec<Choice> {
         let Some(entries) = self.seq(file, node, "a list of options") else {
             return Vec::new();
         };
         let mut out = Vec::new();
         for entry in entries {
-            let Some(f) = self.fields(file, entry, &["code", "label", "when"], "option") else {
+            let Some(f) = self.fields(file, entry, &["code", "label", "when", "iccs"], "option")
+            else {
                 continue;
             };
             let code = match f.get("code") {
@@ -943,6 +980,7 @@ impl Loader {
                 }
             };
             let when = f.get("when").and_then(|n| self.code(file, n));
+            let iccs = f.get("iccs").and_then(|n| self.iccs(file, n));
             if let Some(code) = code {
                 let at = f
                     .get("code")
@@ -952,6 +990,7 @@ impl Loader {
                     code,
                     label,
                     when,
+                    iccs,
                     origin: at,
                 });
             }
@@ -1366,17 +1405,7 @@ pub fn expr_diagnostic(file: FileId, e: &expr::ExprError) -> Diagnostic {
     d
 }
 
-/// The closest accepted word, when it is close enough to be a typo. Keys
-/// and types are short words, so the threshold is looser than the one
-/// `expr::closest` uses for item names (a transposition counts as two).
-pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (crate::instrument::expr::edit_distance(word, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
+pub use crate::suggest::suggest;
 
 #[cfg(test)]
 mod tests {
@@ -1412,11 +1441,5 @@ mod tests {
             "{:?}",
             loaded.diagnostics
         );
-    }
-
-    #[test]
-    fn suggestions_catch_typos_only() {
-        assert_eq!(suggest("optons", &["options", "range"]), Some("options"));
-        assert_eq!(suggest("colour", &["options", "range"]), None);
     }
 }

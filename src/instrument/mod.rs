@@ -8,6 +8,7 @@ pub mod check;
 pub mod diag;
 pub mod expr;
 pub mod hash;
+pub mod iccs;
 pub mod load;
 pub mod model;
 pub mod yaml;

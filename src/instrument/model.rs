@@ -195,6 +195,9 @@ pub struct Item {
     pub wording_adapted: bool,
     /// Indicator tags (e.g. "16.5.1") for the codebook.
     pub indicators: Vec<String>,
+    /// The ICCS code of the crime type the item asks about (a screener),
+    /// checked for form at load ([`crate::instrument::iccs`]).
+    pub iccs: Option<String>,
     pub origin: Origin,
 }
 
@@ -272,6 +275,9 @@ pub struct Choice {
     pub label: Text,
     /// Shown only when this holds (option filter).
     pub when: Option<Code>,
+    /// The ICCS code of the crime type the option stands for (e.g. the
+    /// crime types of an incident form).
+    pub iccs: Option<String>,
     pub origin: Origin,
 }
 

@@ -13,6 +13,12 @@
 //! Numbers are written at full precision (shortest text that reads back as
 //! the same double); an undefined value is `null` (JSON) or empty (CSV), never
 //! `NaN`.
+//!
+//! A row about a crime type adds `"iccs": "0401"` after `flags` (JSON), an
+//! `iccs` column at the end (CSV, only when some row has a code) and
+//! `[ICCS 0401]` after its label (table). Rows without a code are written
+//! exactly as before the key existed, so readers of the old contract are
+//! not disturbed.
 
 pub mod html;
 
@@ -56,6 +62,8 @@ struct JsonRow<'a> {
     n: usize,
     weighted_n: Option<f64>,
     flags: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iccs: Option<&'a str>,
 }
 
 fn json_row(row: &Row) -> JsonRow<'_> {
@@ -74,6 +82,7 @@ fn json_row(row: &Row) -> JsonRow<'_> {
         n: e.n,
         weighted_n: finite(Some(e.weighted_n)),
         flags: e.flags.iter().map(|f| f.as_str()).collect(),
+        iccs: row.iccs.as_deref(),
     }
 }
 
@@ -110,6 +119,7 @@ fn by_columns(rows: &[Row]) -> Vec<String> {
 /// CSV with the JSON columns, `by` spread into one column per variable.
 pub fn write_csv(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
     let by_cols = by_columns(rows);
+    let iccs = rows.iter().any(|r| r.iccs.is_some());
     let mut w = csv::Writer::from_writer(out);
     let mut header = vec!["name".to_owned()];
     header.extend(by_cols.iter().cloned());
@@ -129,6 +139,9 @@ pub fn write_csv(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
         ]
         .map(String::from),
     );
+    if iccs {
+        header.push("iccs".into());
+    }
     w.write_record(&header)?;
     for r in rows {
         let e = &r.estimate;
@@ -158,6 +171,9 @@ pub fn write_csv(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
                 .collect::<Vec<_>>()
                 .join(";"),
         );
+        if iccs {
+            rec.push(r.iccs.clone().unwrap_or_default());
+        }
         w.write_record(&rec)?;
     }
     w.flush()
@@ -181,16 +197,18 @@ pub fn write_table(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
     // Decimals per estimate block, from its first row's SE (three
     // significant digits), so a block's numbers line up on the point.
     let mut decimals = 2usize;
+    let mut block_iccs: Option<&str> = None;
     for r in rows {
         let e = &r.estimate;
         if r.by.is_empty() {
             decimals = block_decimals(e.se().or(e.estimate));
+            block_iccs = r.iccs.as_deref();
         }
         let fixed = |x: Option<f64>| match x {
             Some(v) if v.is_finite() => format!("{v:.decimals$}"),
             _ => "-".to_owned(),
         };
-        let label = if r.by.is_empty() {
+        let mut label = if r.by.is_empty() {
             r.name.clone()
         } else {
             format!(
@@ -201,6 +219,12 @@ pub fn write_table(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
                     .join(", ")
             )
         };
+        // A `by` row repeats no code its total row already shows.
+        if let Some(code) = r.iccs.as_deref()
+            && (r.by.is_empty() || Some(code) != block_iccs)
+        {
+            label.push_str(&format!(" [ICCS {code}]"));
+        }
         let ci = match r.ci {
             Some((lo, hi)) => format!("[{}, {}]", fixed(Some(lo)), fixed(Some(hi))),
             None => "-".into(),
@@ -259,4 +283,90 @@ pub fn write_table(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
         writeln!(out, "{}", s.trim_end())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::{CiMethod, Estimate, Statistic};
+
+    fn row(name: &str, by: &[(&str, &str)], iccs: Option<&str>) -> Row {
+        Row {
+            name: name.into(),
+            by: by
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            estimate: Estimate {
+                statistic: Statistic::Proportion,
+                estimate: Some(0.25),
+                variance: Some(0.0004),
+                df: Some(9),
+                deff: None,
+                n: 40,
+                ci_n: 40,
+                weighted_n: 400.0,
+                flags: Vec::new(),
+            },
+            ci: Some((0.2, 0.3)),
+            ci_method: CiMethod::Logit,
+            level: 0.95,
+            iccs: iccs.map(str::to_string),
+        }
+    }
+
+    fn text(write: fn(&mut dyn Write, &[Row]) -> io::Result<()>, rows: &[Row]) -> String {
+        let mut out = Vec::new();
+        write(&mut out, rows).expect("writes to memory");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn rows_without_a_crime_type_are_written_as_before() {
+        let rows = [row("p", &[], None), row("p", &[("sex", "1")], None)];
+        assert_eq!(
+            text(write_json, &rows),
+            "{\"estimates\": [\n  {\"name\":\"p\",\"by\":{},\"estimate\":0.25,\"se\":0.02,\"ci_low\":0.2,\"ci_high\":0.3,\"level\":0.95,\"df\":9,\"cv\":0.08,\"deff\":null,\"n\":40,\"weighted_n\":400.0,\"flags\":[]},\n  {\"name\":\"p\",\"by\":{\"sex\":\"1\"},\"estimate\":0.25,\"se\":0.02,\"ci_low\":0.2,\"ci_high\":0.3,\"level\":0.95,\"df\":9,\"cv\":0.08,\"deff\":null,\"n\":40,\"weighted_n\":400.0,\"flags\":[]}\n]}\n"
+        );
+        let csv = text(write_csv, &rows);
+        assert_eq!(
+            csv.lines().next(),
+            Some("name,sex,estimate,se,ci_low,ci_high,level,df,cv,deff,n,weighted_n,flags")
+        );
+        assert!(!text(write_table, &rows).contains("ICCS"));
+    }
+
+    #[test]
+    fn a_crime_type_adds_its_code_last() {
+        let rows = [
+            row("inc", &[], None),
+            row("inc", &[("inc_crime", "11")], Some("0401")),
+            row("inc", &[("inc_crime", "2")], None),
+        ];
+        let json = text(write_json, &rows);
+        let lines: Vec<&str> = json.lines().collect();
+        assert!(lines[1].ends_with("\"flags\":[]},"), "{json}");
+        assert!(
+            lines[2].ends_with("\"flags\":[],\"iccs\":\"0401\"},"),
+            "{json}"
+        );
+        let csv = text(write_csv, &rows);
+        let csv: Vec<&str> = csv.lines().collect();
+        assert!(csv[0].ends_with(",flags,iccs"), "{}", csv[0]);
+        assert!(csv[1].ends_with(",,"), "no code: an empty cell: {}", csv[1]);
+        assert!(csv[2].ends_with(",0401"), "{}", csv[2]);
+        let table = text(write_table, &rows);
+        assert!(table.contains("  inc_crime=11 [ICCS 0401]"), "{table}");
+    }
+
+    #[test]
+    fn the_table_shows_an_estimates_code_once_per_block() {
+        let rows = [
+            row("bribe", &[], Some("07031")),
+            row("bribe", &[("sex", "1")], Some("07031")),
+        ];
+        let table = text(write_table, &rows);
+        assert!(table.contains("bribe [ICCS 07031]"), "{table}");
+        assert_eq!(table.matches("ICCS").count(), 1, "{table}");
+    }
 }

@@ -131,6 +131,10 @@ pub enum WeightingError {
     /// A setting of the plan that is out of range, e.g. `maxit: 0`.
     #[error("plan: {0}")]
     Plan(String),
+    /// The plan's YAML does not read as a plan: an unknown key, a wrong
+    /// type (e.g. `maxit: ten`), a missing `base`.
+    #[error("{0}")]
+    File(#[from] Box<crate::analysis_file::FileError>),
     /// Slices of different lengths handed to one kernel: a bug in the caller.
     #[error("internal: {what} has {got} rows, expected {want} (this is a bug in vicor)")]
     Length {

@@ -64,9 +64,9 @@ pub struct Plan {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BaseStep {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::analysis_file::one_or_many")]
     pub probabilities: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::analysis_file::one_or_many")]
     pub weights: Vec<String>,
 }
 
@@ -100,7 +100,7 @@ pub struct NonresponseStep {
     #[serde(default = "default_respondent_value")]
     pub respondent_value: String,
     /// Columns whose combinations are the weighting classes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::analysis_file::one_or_many")]
     pub classes: Vec<String>,
     #[serde(default = "default_min_respondents")]
     pub min_respondents: usize,
@@ -131,7 +131,7 @@ pub enum Method {
 pub struct MarginStep {
     #[serde(default)]
     pub variable: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::analysis_file::one_or_many")]
     pub variables: Vec<String>,
     /// A CSV with one column per variable and a `total` column, relative to
     /// the plan file.
@@ -195,7 +195,7 @@ pub enum ReplicateKind {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicateStep {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::analysis_file::one_or_many")]
     pub columns: Vec<String>,
     /// All columns whose name is this prefix followed by digits, in order.
     #[serde(default)]
@@ -207,9 +207,9 @@ pub struct ReplicateStep {
     pub form: Option<ReplicateType>,
     #[serde(default)]
     pub strata: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::analysis_file::one_or_many")]
     pub clusters: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::analysis_file::one_or_many")]
     pub fpc: Vec<String>,
     #[serde(default)]
     pub nest: bool,
@@ -495,8 +495,20 @@ impl Plan {
     /// Reads a plan from YAML text.
     pub fn from_yaml(text: &str) -> Result<Plan, WeightingError> {
         let plan: Plan =
-            serde_saphyr::from_str(text).map_err(|e| WeightingError::Plan(e.to_string()))?;
-        plan.check()?;
+            crate::analysis_file::from_str(crate::analysis_file::FileKind::Plan, text)?;
+        plan.check().map_err(|e| match e {
+            // Every message of `check` starts with its step: point at it.
+            WeightingError::Plan(m) => {
+                match m
+                    .split_once(": ")
+                    .and_then(|(step, _)| crate::analysis_file::at_key(text, step, m.as_str()))
+                {
+                    Some(located) => WeightingError::File(Box::new(located)),
+                    None => WeightingError::Plan(m),
+                }
+            }
+            e => e,
+        })?;
         Ok(plan)
     }
 
@@ -1181,6 +1193,32 @@ fn id_column(labels: Labels) -> Column {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_column_may_be_written_without_brackets() {
+        let scalar = Plan::from_yaml(
+            "base:\n  probabilities: p\nnonresponse:\n  respondent: r\n  classes: region\nreplicates:\n  form: jkn\n  strata: h\n  clusters: psu\n  fpc: n_psu\n",
+        )
+        .expect("the one-name forms read");
+        let list = Plan::from_yaml(
+            "base:\n  probabilities: [p]\nnonresponse:\n  respondent: r\n  classes: [region]\nreplicates:\n  form: jkn\n  strata: h\n  clusters: [psu]\n  fpc: [n_psu]\n",
+        )
+        .expect("the list forms read");
+        assert_eq!(scalar, list);
+        assert_eq!(scalar.base.probabilities, ["p"]);
+    }
+
+    #[test]
+    fn a_plan_typo_is_a_located_file_error() {
+        let e = Plan::from_yaml("base:\n  weights: [w]\ntrimming:\n  uper: 5\n")
+            .expect_err("`uper` is not a key");
+        let WeightingError::File(e) = e else {
+            panic!("not a file error: {e}");
+        };
+        assert_eq!((e.line, e.column), (4, 3));
+        assert_eq!(e.key.as_deref(), Some("trimming.uper"));
+        assert_eq!(e.help.as_deref(), Some("did you mean `upper`?"));
+    }
 
     #[test]
     fn shipped_plans_parse() {

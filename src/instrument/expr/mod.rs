@@ -35,7 +35,6 @@ pub mod types;
 mod testenv;
 
 pub use ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp, references};
-pub(crate) use error::edit_distance;
 pub use error::{ExprError, closest};
 pub use eval::{ENGLISH_MONTHS, Env, Missing, Value, eval};
 pub use functions::MAX_AGGREGATE_DEPTH;
