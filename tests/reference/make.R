@@ -559,4 +559,42 @@ for (nm in names(syn_cals)) {
            modifyList(syn_design, list(weight = paste0("w_", nm), calibration = syn_cals[[nm]])),
            syn_est)
 }
+# Many PSUs (issue 20): 24,000 EAs of 2 to 4 respondents in 12 regions, as in
+# a large household survey, so that the many-PSU paths (interning, per-PSU
+# totals, df, domains missing most PSUs, lonely strata) are checked against
+# R too. Last in the script, with its own seed, so no earlier draw moves.
+set.seed(20261207)
+many_ea <- 24000
+ea_region <- sort(sample(1:12, many_ea, replace = TRUE, prob = 12:1))
+ea_region[many_ea] <- 13 # one region of one EA: a lonely stratum
+ea_size <- sample(2:4, many_ea, replace = TRUE)
+ea_eff <- rnorm(many_ea, 0, 0.6)
+row_ea <- rep(seq_len(many_ea), ea_size)
+m <- length(row_ea)
+ea_within <- ave(seq_len(many_ea), ea_region, FUN = seq_along)
+many <- data.frame(
+  region = ea_region[row_ea],
+  ea = ea_within[row_ea] * 10 + 3, # ids restart in each region (nest), not 1..n
+  sex = sample(1:2, m, replace = TRUE),
+  age_group = sample(1:5, m, replace = TRUE))
+many$N_ea <- ave(many$ea, many$region, FUN = function(e) length(unique(e)) * 20)
+many$weight <- round(runif(m, 200, 900), 2)
+lp <- -2.2 + ea_eff[row_ea] + 0.3 * (many$age_group == 1)
+many$phys_viol <- as.numeric(runif(m) < plogis(lp))
+many$victim <- as.numeric(many$phys_viol == 1 | runif(m) < 0.1)
+many$reported <- ifelse(many$victim == 1, as.numeric(runif(m) < 0.35), NA)
+many$income <- round(exp(rnorm(m, 6 + ea_eff[row_ea] / 3, 0.6)))
+write_data(many, "victim_many_psus")
+many_est <- list(
+  E("phys_viol", "proportion", "phys_viol", by = c("sex", "age_group")),
+  E("phys_viol_region", "proportion", "phys_viol", by = "region", ci = "beta"),
+  E("reporting", "proportion", "reported", domain = "victim", by = "sex"),
+  E("income_mean", "mean", "income", by = "age_group"),
+  E("income_total", "total", "income"),
+  E("victims_per_income", "ratio", "victim", "income", by = "sex"))
+many_design <- list(weight = "weight", strata = "region", clusters = "ea", nest = TRUE,
+                    lonely = "adjust")
+run_case("victim_many_psus", "victim_many_psus", many, many_design, many_est)
+run_case("victim_many_psus_fpc", "victim_many_psus", many,
+         modifyList(many_design, list(fpc = "N_ea")), many_est[c(1, 3, 6)])
 cat("wrote", length(list.files(refdir)), "cases\n")
