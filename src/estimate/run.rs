@@ -648,11 +648,7 @@ mod tests {
             other => panic!("expected `b` to fail, got {other:?}"),
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
     use crate::estimate::Statistic;
 
     fn row(by: &[(&str, &str)], iccs: Option<&str>) -> Row {
