@@ -77,6 +77,8 @@ pub struct Scratch {
     strat_sum: Vec<f64>,
     strat_count: Vec<u32>,
     strat_seen: Vec<bool>,
+    /// Stratum → its place in the list of strata present.
+    strat_slot: Vec<usize>,
 }
 
 /// The variance of a total of scores, and the counts behind its df.
@@ -132,6 +134,11 @@ impl Linearization {
     ) -> Result<Variance, DesignError> {
         debug_assert_eq!(units.len(), z.len());
         let n_stages = self.stages.len();
+        if n_stages == 1 {
+            // One stage: the units are the PSUs, so their totals are the PSU
+            // totals and need no second summing.
+            return self.combine(&[units], &[z], scratch);
+        }
         if scratch.sums.len() < n_stages {
             scratch.sums.resize_with(n_stages, Vec::new);
             scratch.seen.resize_with(n_stages, Vec::new);
@@ -154,7 +161,14 @@ impl Linearization {
                 sums[c] += zu;
             }
         }
-        let result = self.combine(&touched, scratch);
+        let values: Vec<Vec<f64>> = touched
+            .iter()
+            .zip(&scratch.sums)
+            .map(|(list, sums)| list.iter().map(|&c| sums[c as usize]).collect())
+            .collect();
+        let touched_refs: Vec<&[u32]> = touched.iter().map(Vec::as_slice).collect();
+        let value_refs: Vec<&[f64]> = values.iter().map(Vec::as_slice).collect();
+        let result = self.combine(&touched_refs, &value_refs, scratch);
         for (s, list) in touched.iter().enumerate() {
             for &c in list {
                 scratch.sums[s][c as usize] = 0.0;
@@ -164,9 +178,12 @@ impl Linearization {
         result
     }
 
+    /// The variance from the totals `values[s][k]` of the clusters
+    /// `touched[s][k]` of each stage s (each cluster once).
     fn combine(
         &self,
-        touched: &[Vec<u32>],
+        touched: &[&[u32]],
+        values: &[&[f64]],
         scratch: &mut Scratch,
     ) -> Result<Variance, DesignError> {
         let mut total = 0.0;
@@ -178,25 +195,27 @@ impl Linearization {
         let mut stratum_weight: Vec<f64> = Vec::new();
         for (s, stage) in self.stages.iter().enumerate() {
             let Scratch {
-                sums,
                 strat_sum,
                 strat_count,
                 strat_seen,
+                strat_slot,
                 ..
             } = scratch;
             if strat_sum.len() < stage.n_strata {
                 strat_sum.resize(stage.n_strata, 0.0);
                 strat_count.resize(stage.n_strata, 0);
                 strat_seen.resize(stage.n_strata, false);
+                strat_slot.resize(stage.n_strata, 0);
             }
             let mut strata: Vec<u32> = Vec::new();
-            for &c in &touched[s] {
+            for (&c, &v) in touched[s].iter().zip(values[s]) {
                 let h = stage.stratum_of_cluster[c as usize] as usize;
                 if !strat_seen[h] {
                     strat_seen[h] = true;
+                    strat_slot[h] = strata.len();
                     strata.push(h as u32);
                 }
-                strat_sum[h] += sums[s][c as usize];
+                strat_sum[h] += v;
                 strat_count[h] += 1;
             }
             if s == 0 {
@@ -205,10 +224,6 @@ impl Linearization {
             }
             // Per-stratum mean over all sampled clusters, then sums of squares.
             let mut ss: Vec<f64> = vec![0.0; strata.len()];
-            let mut slot: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
-            for (k, &h) in strata.iter().enumerate() {
-                slot.insert(h, k);
-            }
             let center_of = |h: usize, count: u32| -> f64 {
                 let n = stage.n_sampled[h];
                 let center = !(self.lonely_psu == LonelyPsu::Adjust && count == 1 && n == 1);
@@ -218,11 +233,11 @@ impl Linearization {
                     0.0
                 }
             };
-            for &c in &touched[s] {
+            for (&c, &v) in touched[s].iter().zip(values[s]) {
                 let h = stage.stratum_of_cluster[c as usize] as usize;
                 let m = center_of(h, strat_count[h]);
-                let d = sums[s][c as usize] - m;
-                ss[slot[&(h as u32)]] += d * d;
+                let d = v - m;
+                ss[strat_slot[h]] += d * d;
             }
             let mut stage_sum = 0.0;
             let mut ok = 0usize;

@@ -271,13 +271,64 @@ fn index_keys<K: std::hash::Hash + Eq + Copy>(
     (idx, first)
 }
 
+/// Indexes rows by (parent, id), in order of first appearance: a cluster id
+/// names a cluster only within its parent (stratum under `nest`, or the
+/// cluster of the stage above). `parent` is `None` when there is one.
+///
+/// Most ids are small whole numbers or text codes: those go through a table
+/// of parents × ids, which costs no hashing and little cache; others (and
+/// tables that would be large beside the data) through a hash map.
+fn index_ids(parent: Option<&[u32]>, n_parents: usize, col: &Column) -> (Vec<u32>, Vec<usize>) {
+    let n = col.len();
+    let parent_of = |i: usize| parent.map_or(0, |p| p[i] as usize);
+    // Dense id of each row, and how many there can be.
+    let dense: Option<(Vec<u32>, usize)> = match col {
+        Column::Small(v) => Some((
+            v.iter().map(|&x| (i16::from(x) + 128) as u32).collect(),
+            256,
+        )),
+        Column::Text(t) => Some((t.codes.clone(), t.levels.len())),
+        Column::Number(v) => {
+            let whole = v
+                .iter()
+                .all(|&x| x >= 0.0 && x < f64::from(u32::MAX) && x.fract() == 0.0);
+            let max = v.iter().fold(0.0f64, |m, &x| m.max(x));
+            (whole && (max as usize) < 2 * n.max(1 << 16))
+                .then(|| (v.iter().map(|&x| x as u32).collect(), max as usize + 1))
+        }
+    };
+    match dense {
+        Some((ids, width)) if n_parents.saturating_mul(width) <= 2 * n.max(1 << 16) => {
+            let mut table = vec![u32::MAX; n_parents * width];
+            let mut first = Vec::new();
+            let idx = ids
+                .iter()
+                .enumerate()
+                .map(|(i, &id)| {
+                    let slot = &mut table[parent_of(i) * width + id as usize];
+                    if *slot == u32::MAX {
+                        *slot = first.len() as u32;
+                        first.push(i);
+                    }
+                    *slot
+                })
+                .collect();
+            (idx, first)
+        }
+        _ => {
+            let keys = id_keys(col);
+            index_keys((0..n).map(|i| (parent_of(i) as u64, keys[i])))
+        }
+    }
+}
+
 fn build_taylor(spec: &DesignSpec, frame: &Frame) -> Result<Design, DesignError> {
     let n = frame.n_rows();
     // Strata.
     let (stratum_of_row, stratum_first, stratum_labels, has_strata) = match &spec.strata {
         Some(name) => {
             let col = id_column(frame, name, "stratum")?;
-            let (idx, first) = index_keys(id_keys(col).into_iter());
+            let (idx, first) = index_ids(None, 1, col);
             let labels = first
                 .iter()
                 .map(|&i| col.display(i).unwrap_or_default())
@@ -297,20 +348,19 @@ fn build_taylor(spec: &DesignSpec, frame: &Frame) -> Result<Design, DesignError>
     } else {
         for (s, name) in spec.clusters.iter().enumerate() {
             let col = id_column(frame, name, "cluster id")?;
-            let keys = id_keys(col);
-            let parent: Vec<u64> = if s == 0 {
+            let (idx, first) = if s == 0 {
                 if spec.nest {
-                    stratum_of_row.iter().map(|&h| u64::from(h)).collect()
+                    index_ids(Some(&stratum_of_row), stratum_labels.len(), col)
                 } else {
-                    vec![0; n]
+                    index_ids(None, 1, col)
                 }
             } else {
-                cluster_of_row[s - 1]
-                    .iter()
-                    .map(|&c| u64::from(c))
-                    .collect()
+                index_ids(
+                    Some(&cluster_of_row[s - 1]),
+                    cluster_first[s - 1].len(),
+                    col,
+                )
             };
-            let (idx, first) = index_keys(parent.into_iter().zip(keys));
             if s == 0 && has_strata && !spec.nest {
                 // R: "Clusters not nested in strata at top level; you may want nest=TRUE."
                 let mut stratum_of: Vec<u32> = vec![u32::MAX; first.len()];
