@@ -42,7 +42,9 @@ r_time() { # script data
     local cache=bench/r-times/$(basename "$2" .csv).$1
     if [ ! -s "$cache" ]; then
         mkdir -p bench/r-times
-        once Rscript "bench/$1.R" "$2" | cut -d' ' -f1 > "$cache"
+        local t
+        t=$(once Rscript "bench/$1.R" "$2" | cut -d' ' -f1)
+        echo "$t" > "$cache"
     fi
     cat "$cache"
 }
