@@ -72,6 +72,8 @@ struct Var {
     elements: usize,
     /// 1-based index of its first element.
     index: usize,
+    /// A date: DK and RF are system-missing, not their codes.
+    date: bool,
 }
 
 /// The 8-byte short names of `long` names, unique as SPSS compares them
@@ -127,6 +129,7 @@ pub fn write(
             width,
             elements,
             index,
+            date: c.kind == Kind::Date,
         });
         index += elements;
     }
@@ -173,6 +176,7 @@ fn push_case(out: &mut Vec<u8>, cells: &[Cell], vars: &[Var]) {
         let x = match cell {
             Cell::Number(x) => *x,
             Cell::Date(d) => spss_seconds(*d),
+            Cell::DontKnow(_) | Cell::Refused(_) if var.date => SYSMIS,
             Cell::DontKnow(code) | Cell::Refused(code) => *code as f64,
             Cell::Empty | Cell::Text(_) => SYSMIS,
         };

@@ -1,0 +1,433 @@
+//! `vicor export --format csv,dta,sav` through the real binary: every
+//! `.dta` and `.sav` file of an export is read back in R (haven) and the
+//! `.sav` files in GNU PSPP, and every value, variable label, value label
+//! and missing code is compared to what the CSV of the same export and
+//! the codebook say. The expectations are built here from `codebook.json`
+//! and the CSVs, not from the writers' own column model.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use crate::util::{Dir, fixture, root, run, vicor};
+
+/// Don't know and refused on every kind of item (a multiple choice, a
+/// single choice and a date in a roster, a fixed-roster item, a yes/no).
+const DK_RF: &str = "\
+consent: 1
+hh_size: 1
+members:
+  - {name: Zoe, sex: rf, birth_date: 1990-01-01}
+vehicles: dk
+official_types:
+  - {contact: 2}
+  - {contact: rf}
+  - {contact: 2}
+harassed: rf
+";
+
+/// A name with a comma and quotes, a date answered don't know in a nested
+/// roster.
+const ODD_CELLS: &str = "\
+consent: 1
+hh_size: 1
+members:
+  - {name: \"O'Brien, \\\"Jo\\\"\", sex: 1, birth_date: 1970-05-05}
+vehicles: dk
+official_types:
+  - contact: 1
+    n_contacts: 1
+    contacts:
+      - {contact_date: dk, bribe: 2}
+  - {contact: 2}
+  - {contact: 2}
+harassed: 1
+";
+
+fn run_script(answers: &Path, db: &Path) {
+    run(vicor()
+        .arg("run")
+        .arg(root().join("instruments/example.yaml"))
+        .arg("--answers")
+        .arg(answers)
+        .arg("--db")
+        .arg(db))
+    .assert_code(0);
+}
+
+/// An export in the three formats of four interviews of the example (one
+/// refused at the door), with personal data so that text is exported.
+fn exported(dir: &Dir) -> PathBuf {
+    let db = dir.join("cases.db");
+    run_script(&fixture("answers/example-complete.yaml"), &db);
+    run_script(&dir.write("dkrf.yaml", DK_RF), &db);
+    run_script(&dir.write("refusal.yaml", "consent: 2\n"), &db);
+    run_script(&dir.write("odd.yaml", ODD_CELLS), &db);
+    let out = dir.join("export");
+    run(vicor()
+        .arg("export")
+        .arg("--db")
+        .arg(&db)
+        .arg("--out")
+        .arg(&out)
+        .args(["--format", "csv,dta,sav", "--include-pii"]))
+    .assert_code(0);
+    out
+}
+
+/// One CSV: header and rows.
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{} reads: {e}", path.display()));
+    let header = reader
+        .headers()
+        .expect("a header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let rows = reader
+        .records()
+        .map(|r| r.expect("a CSV row").iter().map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Text,
+    Number,
+    Date,
+}
+
+/// What the codebook says of one column of a level's file.
+#[derive(Debug)]
+struct Expected {
+    name: String,
+    kind: Kind,
+    dont_know: Option<i64>,
+    refused: Option<i64>,
+    /// The variable label, for the columns of an item.
+    label: Option<String>,
+    /// Value labels other than DK and RF.
+    labels: Vec<(i64, String)>,
+}
+
+/// The columns of `file` (e.g. `main.csv`) as the codebook describes them.
+fn expected_columns(book: &Json, file: &str) -> Vec<Expected> {
+    let files = book["files"].as_array().expect("files");
+    let entry = files
+        .iter()
+        .find(|f| f["file"] == file)
+        .unwrap_or_else(|| panic!("{file} in the codebook"));
+    let keys: Vec<&str> = entry["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k.as_str().expect("a key"))
+        .collect();
+    let case_columns: Vec<&str> = book["case_columns"]
+        .as_array()
+        .expect("case columns")
+        .iter()
+        .map(|c| c.as_str().expect("a column"))
+        .collect();
+    let en = |j: &Json| j["en"].as_str().unwrap_or_default().to_string();
+    let mut out = Vec::new();
+    for column in entry["columns"].as_array().expect("columns") {
+        let name = column.as_str().expect("a column").to_string();
+        let mut e = Expected {
+            name: name.clone(),
+            kind: Kind::Text,
+            dont_know: None,
+            refused: None,
+            label: None,
+            labels: Vec::new(),
+        };
+        if keys.contains(&name.as_str()) && name != "case_id" {
+            // A roster's row key: its fixed rows' labels, if any.
+            e.kind = Kind::Number;
+            let roster = name.strip_suffix("_row").expect("a row key");
+            let level = files
+                .iter()
+                .find(|f| f["level"] == roster)
+                .expect("the roster's file");
+            e.labels = level["row_labels"]
+                .as_array()
+                .expect("row labels")
+                .iter()
+                .map(|r| (r["code"].as_i64().expect("code"), en(&r["label"])))
+                .collect();
+        } else if name != "case_id" && !case_columns.contains(&name.as_str()) {
+            let var = book["variables"]
+                .as_array()
+                .expect("variables")
+                .iter()
+                .find(|v| {
+                    v["file"] == file
+                        && v["columns"]
+                            .as_array()
+                            .is_some_and(|c| c.iter().any(|c| *c == name.as_str()))
+                })
+                .unwrap_or_else(|| panic!("the variable of {file} column {name}"));
+            let text = if !var["text"].is_null() {
+                en(&var["text"])
+            } else if let Some(c) = var["computed"].as_str() {
+                format!("computed: {c}")
+            } else {
+                format!(
+                    "row of {} drawn at random",
+                    var["draws_from"].as_str().expect("a random item")
+                )
+            };
+            let labels: Vec<(i64, String)> = var["labels"]
+                .as_array()
+                .expect("labels")
+                .iter()
+                .map(|l| (l["code"].as_i64().expect("code"), en(&l["label"])))
+                .collect();
+            e.dont_know = var["missing_codes"]["dont_know"].as_i64();
+            e.refused = var["missing_codes"]["refused"].as_i64();
+            match var["type"].as_str().expect("a type") {
+                "text" | "code_list" => e.kind = Kind::Text,
+                "date" => e.kind = Kind::Date,
+                "multiple_choice" => {
+                    e.kind = Kind::Number;
+                    let columns = var["columns"].as_array().expect("columns");
+                    let at = columns.iter().position(|c| *c == name.as_str());
+                    let option = &labels[at.expect("its column")].1;
+                    e.label = Some(format!("{text}: {option}"));
+                    e.labels = vec![(1, "selected".into()), (0, "not selected".into())];
+                }
+                t => {
+                    e.kind = Kind::Number;
+                    e.labels = match t {
+                        "boolean" => vec![(1, "true".into()), (0, "false".into())],
+                        _ => labels,
+                    };
+                }
+            }
+            if e.label.is_none() {
+                e.label = Some(text);
+            }
+        }
+        out.push(e);
+    }
+    out
+}
+
+/// The name a binary file gives a CSV column (the codebook's `renamed`).
+fn name_in(book: &Json, file: &str, column: &str) -> String {
+    book["renamed"]
+        .as_array()
+        .expect("renamed")
+        .iter()
+        .find(|r| r["file"] == file && r["column"] == column)
+        .map_or(column.to_string(), |r| {
+            r["name"].as_str().expect("a name").to_string()
+        })
+}
+
+fn same_number(got: &str, want: &str, tolerance: f64) -> bool {
+    match (got.trim().parse::<f64>(), want.parse::<f64>()) {
+        (Ok(g), Ok(w)) => (g - w).abs() <= tolerance * w.abs().max(1.0),
+        _ => false,
+    }
+}
+
+/// The first `n` characters of `s`.
+fn chars(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// R reads every binary file with haven and writes, for each, its cells
+/// (`.a`/`.b` for Stata's extended missing values, dates as `YYYY-MM-DD`,
+/// numbers with 17 digits) and its labels and missing values.
+const R_READER: &str = r#"
+suppressMessages(library(haven))
+dir <- commandArgs(TRUE)[1]
+num <- function(v) sprintf("%.17g", v)
+canon <- function(x) {
+  base <- unclass(x)
+  attributes(base) <- NULL
+  if (is.character(base)) return(base)
+  tag <- na_tag(base)
+  out <- if (inherits(x, "Date")) format(as.Date(base, origin = "1970-01-01"), "%Y-%m-%d") else num(base)
+  out[is.na(base)] <- ""
+  out[!is.na(tag)] <- paste0(".", tag[!is.na(tag)])
+  out
+}
+value <- function(v) {
+  tag <- na_tag(v)
+  ifelse(is.na(tag), num(v), paste0(".", tag))
+}
+for (f in list.files(dir, pattern = "\\.(dta|sav)$")) {
+  path <- file.path(dir, f)
+  d <- if (grepl("dta$", f)) read_dta(path) else read_sav(path, user_na = TRUE)
+  cells <- do.call(rbind, c(
+    list(data.frame(row = integer(0), column = character(0), cell = character(0))),
+    lapply(names(d), function(n) data.frame(row = seq_len(nrow(d)),
+      column = rep(n, nrow(d)), cell = canon(d[[n]]), stringsAsFactors = FALSE))))
+  meta <- list(data.frame(column = names(d), what = "name", value = as.character(seq_along(d)), label = ""))
+  for (n in names(d)) {
+    x <- d[[n]]
+    l <- attr(x, "label")
+    meta[[length(meta) + 1]] <- data.frame(column = n, what = "label", value = "",
+      label = if (is.null(l)) "" else l)
+    vl <- attr(x, "labels")
+    if (length(vl)) meta[[length(meta) + 1]] <- data.frame(column = n, what = "value_label",
+      value = value(unname(unclass(vl))), label = names(vl))
+    m <- attr(x, "na_values")
+    if (length(m)) meta[[length(meta) + 1]] <- data.frame(column = n, what = "na_value",
+      value = num(m), label = "")
+  }
+  write.csv(cells, file.path(dir, paste0("r-", f, "-cells.csv")), row.names = FALSE)
+  write.csv(do.call(rbind, meta), file.path(dir, paste0("r-", f, "-meta.csv")), row.names = FALSE)
+}
+"#;
+
+#[test]
+fn the_dta_and_sav_files_read_back_in_r_as_the_csv_and_the_codebook_say() {
+    if !crate::util::have_r_haven() {
+        return;
+    }
+    let dir = Dir::new();
+    let out = exported(&dir);
+    let script = dir.write("read.R", R_READER);
+    run(std::process::Command::new("Rscript").arg(&script).arg(&out)).assert_code(0);
+    let book: Json = serde_json::from_str(
+        &std::fs::read_to_string(out.join("codebook.json")).expect("codebook"),
+    )
+    .expect("JSON");
+    let mut checked = (0, 0, 0);
+    for entry in book["files"].as_array().expect("files") {
+        let file = entry["file"].as_str().expect("file");
+        // The levels list the files written; paradata and durations are
+        // CSV only.
+        if !entry["written"].is_array() {
+            continue;
+        }
+        let level = file.strip_suffix(".csv").expect("a level's CSV name");
+        let columns = expected_columns(&book, file);
+        let (header, rows) = read_csv(&out.join(file));
+        assert_eq!(
+            header,
+            columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>()
+        );
+        for format in ["dta", "sav"] {
+            let binary = format!("{level}.{format}");
+            let stata = format == "dta";
+            let (_, cells) = read_csv(&out.join(format!("r-{binary}-cells.csv")));
+            let (_, meta) = read_csv(&out.join(format!("r-{binary}-meta.csv")));
+            let names: Vec<String> = columns
+                .iter()
+                .map(|c| name_in(&book, &binary, &c.name))
+                .collect();
+            let got_names: Vec<&str> = meta
+                .iter()
+                .filter(|m| m[1] == "name")
+                .map(|m| m[0].as_str())
+                .collect();
+            assert_eq!(got_names, names, "{binary}: the columns in order");
+            // Every cell.
+            let by_cell: HashMap<(usize, &str), &str> = cells
+                .iter()
+                .map(|c| {
+                    let row: usize = c[0].parse().expect("a row number");
+                    ((row, c[1].as_str()), c[2].as_str())
+                })
+                .collect();
+            assert_eq!(by_cell.len(), rows.len() * columns.len(), "{binary}");
+            for (i, row) in rows.iter().enumerate() {
+                for ((c, name), raw) in columns.iter().zip(&names).zip(row) {
+                    let got = by_cell[&(i + 1, name.as_str())];
+                    let code = raw.parse::<i64>().ok();
+                    let special = match code {
+                        Some(_) if c.kind == Kind::Text => None,
+                        Some(k) if Some(k) == c.dont_know => Some(".a"),
+                        Some(k) if Some(k) == c.refused => Some(".b"),
+                        _ => None,
+                    };
+                    let ok = match (c.kind, special) {
+                        (Kind::Text, _) => got == raw,
+                        (_, _) if raw.is_empty() => got.is_empty(),
+                        // Stata: extended missing; SPSS: the code kept (a
+                        // number), or system-missing for a date.
+                        (_, Some(tag)) if stata => got == tag,
+                        (Kind::Date, Some(_)) => got.is_empty(),
+                        (Kind::Date, None) => got == raw,
+                        (Kind::Number, _) => same_number(got, raw, 0.0),
+                    };
+                    assert!(
+                        ok,
+                        "{binary} row {} column {name}: got {got:?}, CSV {raw:?}",
+                        i + 1
+                    );
+                    checked.0 += 1;
+                }
+            }
+            // Variable labels, value labels and missing values.
+            for (c, name) in columns.iter().zip(&names) {
+                let of = |what: &str| -> Vec<(&str, &str)> {
+                    meta.iter()
+                        .filter(|m| m[0] == *name && m[1] == what)
+                        .map(|m| (m[2].as_str(), m[3].as_str()))
+                        .collect()
+                };
+                if let Some(label) = &c.label {
+                    let want = if stata {
+                        chars(label, 80)
+                    } else {
+                        label.clone()
+                    };
+                    assert_eq!(of("label"), [("", want.as_str())], "{binary} {name}");
+                }
+                let mut want: BTreeSet<(String, String)> = c
+                    .labels
+                    .iter()
+                    .map(|(code, text)| (code.to_string(), text.clone()))
+                    .collect();
+                let specials = [
+                    (c.dont_know, ".a", "Don't know"),
+                    (c.refused, ".b", "Refused"),
+                ];
+                for (code, tag, text) in specials {
+                    let labelled = c.kind == Kind::Number || (c.kind == Kind::Date && stata);
+                    if let Some(code) = code
+                        && labelled
+                    {
+                        let value = if stata {
+                            tag.to_string()
+                        } else {
+                            code.to_string()
+                        };
+                        want.insert((value, text.to_string()));
+                    }
+                }
+                let got: BTreeSet<(String, String)> = of("value_label")
+                    .into_iter()
+                    .map(|(v, l)| (v.to_string(), l.to_string()))
+                    .collect();
+                assert_eq!(got, want, "{binary} {name}: value labels");
+                checked.1 += got.len();
+                let missing: Vec<String> =
+                    of("na_value").iter().map(|(v, _)| v.to_string()).collect();
+                let want_missing: Vec<String> = if !stata && c.kind == Kind::Number {
+                    c.dont_know
+                        .into_iter()
+                        .chain(c.refused)
+                        .map(|k| k.to_string())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                assert_eq!(missing, want_missing, "{binary} {name}: missing values");
+                checked.2 += missing.len();
+            }
+        }
+    }
+    // Enough was compared for the test to mean something: every level, DK
+    // and RF codes among the labels and missing values.
+    assert!(checked.0 > 300, "{checked:?}");
+    assert!(checked.1 > 50 && checked.2 > 20, "{checked:?}");
+}
