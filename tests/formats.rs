@@ -431,3 +431,195 @@ fn the_dta_and_sav_files_read_back_in_r_as_the_csv_and_the_codebook_say() {
     assert!(checked.0 > 300, "{checked:?}");
     assert!(checked.1 > 50 && checked.2 > 20, "{checked:?}");
 }
+
+/// The tables of PSPP's CSV output (`pspp -o out.csv`): title and rows,
+/// footnote lines left out.
+fn pspp_tables(text: &str) -> Vec<(String, Vec<Vec<String>>)> {
+    let mut out = Vec::new();
+    for block in text.split("\n\n") {
+        let mut lines = block.lines();
+        let Some(title) = lines.next().and_then(|l| l.strip_prefix("Table: ")) else {
+            continue;
+        };
+        let body: String = lines
+            .filter(|l| !l.starts_with("Footnote: "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let rows = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(body.as_bytes())
+            .records()
+            .map(|r| r.expect("a CSV row").iter().map(str::to_string).collect())
+            .collect();
+        out.push((title.to_string(), rows));
+    }
+    out
+}
+
+#[test]
+fn the_sav_files_read_in_pspp_give_every_value_label_and_missing_code() {
+    if !crate::util::have_pspp() {
+        return;
+    }
+    let dir = Dir::new();
+    let out = exported(&dir);
+    let book: Json = serde_json::from_str(
+        &std::fs::read_to_string(out.join("codebook.json")).expect("codebook"),
+    )
+    .expect("JSON");
+    let levels: Vec<String> = book["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|f| f["written"].is_array())
+        .map(|f| f["level"].as_str().expect("level").to_string())
+        .collect();
+    let mut syntax = String::new();
+    for level in &levels {
+        syntax.push_str(&format!(
+            "GET FILE=\"{}\".\nDISPLAY DICTIONARY.\nLIST.\n",
+            out.join(format!("{level}.sav")).display()
+        ));
+    }
+    let script = dir.write("check.sps", &syntax);
+    let result = dir.join("result.csv");
+    let r = run(std::process::Command::new("pspp")
+        .arg("-o")
+        .arg(&result)
+        .arg(&script));
+    r.assert_code(0);
+    let output = std::fs::read_to_string(&result).expect("pspp wrote its output");
+    for text in [&r.stdout, &r.stderr, &output] {
+        assert!(
+            !text.contains("warning:") && !text.contains("error:"),
+            "PSPP complained:\n{text}"
+        );
+    }
+    let tables = pspp_tables(&output);
+    let mut at = 0;
+    let mut checked = (0, 0, 0);
+    for level in &levels {
+        let file = format!("{level}.csv");
+        let binary = format!("{level}.sav");
+        let columns = expected_columns(&book, &file);
+        let names: Vec<String> = columns
+            .iter()
+            .map(|c| name_in(&book, &binary, &c.name))
+            .collect();
+        let (header, rows) = read_csv(&out.join(&file));
+        assert_eq!(header.len(), columns.len());
+        // The dictionary: names, labels, missing values.
+        let (title, vars) = &tables[at];
+        assert_eq!(title, "Variables", "{binary}");
+        let head = &vars[0];
+        let col = |name: &str| head.iter().position(|h| h == name).expect(name);
+        let (name_at, label_at, missing_at) = (col("Name"), col("Label"), col("Missing Values"));
+        assert_eq!(vars.len() - 1, columns.len(), "{binary}: variables");
+        for ((row, c), name) in vars[1..].iter().zip(&columns).zip(&names) {
+            assert_eq!(&row[name_at], name, "{binary}");
+            if let Some(label) = &c.label {
+                assert_eq!(&row[label_at], label, "{binary} {name}");
+            }
+            let want = if c.kind == Kind::Number {
+                c.dont_know
+                    .into_iter()
+                    .chain(c.refused)
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            } else {
+                String::new()
+            };
+            assert_eq!(row[missing_at], want, "{binary} {name}: missing values");
+            checked.2 += usize::from(!want.is_empty());
+        }
+        at += 1;
+        // Value labels: one group per labelled variable, in order, opened
+        // by the variable's label; user-missing values carry a footnote
+        // mark.
+        let labelled: Vec<(usize, BTreeSet<(String, String, bool)>)> = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.kind == Kind::Number)
+            .map(|(i, c)| {
+                let mut set: BTreeSet<(String, String, bool)> = c
+                    .labels
+                    .iter()
+                    .map(|(code, text)| (code.to_string(), text.clone(), false))
+                    .collect();
+                for (code, text) in [(c.dont_know, "Don't know"), (c.refused, "Refused")] {
+                    if let Some(code) = code {
+                        set.insert((code.to_string(), text.to_string(), true));
+                    }
+                }
+                (i, set)
+            })
+            .filter(|(_, set)| !set.is_empty())
+            .collect();
+        if !labelled.is_empty() {
+            let (title, rows) = &tables[at];
+            assert_eq!(title, "Value Labels", "{binary}");
+            let mut groups: Vec<(String, BTreeSet<(String, String, bool)>)> = Vec::new();
+            for row in &rows[1..] {
+                if !row[0].is_empty() {
+                    groups.push((row[0].clone(), BTreeSet::new()));
+                }
+                let (value, missing) = match row[1].split_once('[') {
+                    Some((v, _)) => (v.to_string(), true),
+                    None => (row[1].clone(), false),
+                };
+                // A decimal's labels print in its format (98.00000000).
+                let value = match value.trim().parse::<f64>() {
+                    Ok(x) if x.fract() == 0.0 => format!("{}", x as i64),
+                    _ => value,
+                };
+                let group = groups.last_mut().expect("a group opens the table");
+                group.1.insert((value, row[2].clone(), missing));
+            }
+            assert_eq!(groups.len(), labelled.len(), "{binary}: labelled variables");
+            for ((label, got), (i, want)) in groups.iter().zip(&labelled) {
+                let own = vars[1 + i][label_at].as_str();
+                assert_eq!(label, own, "{binary}: the group of {}", names[*i]);
+                assert_eq!(got, want, "{binary} {}: value labels", names[*i]);
+                checked.1 += got.len();
+            }
+            at += 1;
+        }
+        // The cases, cell by cell.
+        let (title, list) = &tables[at];
+        assert_eq!(title, "Data List", "{binary}");
+        assert_eq!(list[0], names, "{binary}: the list's columns");
+        assert_eq!(list.len() - 1, rows.len(), "{binary}: cases");
+        for (i, (got_row, row)) in list[1..].iter().zip(&rows).enumerate() {
+            for ((c, raw), got) in columns.iter().zip(row).zip(got_row) {
+                let sysmis = got.trim() == "." || got.is_empty();
+                let special = raw
+                    .parse::<i64>()
+                    .ok()
+                    .is_some_and(|k| Some(k) == c.dont_know || Some(k) == c.refused);
+                let ok = match c.kind {
+                    Kind::Text => got == raw,
+                    _ if raw.is_empty() => sysmis,
+                    Kind::Date if special => sysmis,
+                    Kind::Date => got.replace('/', "-") == *raw,
+                    // Decimals print as F24.8.
+                    Kind::Number => same_number(got, raw, 1e-8),
+                };
+                assert!(
+                    ok,
+                    "{binary} case {} column {}: PSPP {got:?}, CSV {raw:?}",
+                    i + 1,
+                    c.name
+                );
+                checked.0 += 1;
+            }
+        }
+        at += 1;
+    }
+    assert_eq!(at, tables.len(), "every table of PSPP's output was read");
+    assert!(
+        checked.0 > 150 && checked.1 > 25 && checked.2 > 10,
+        "{checked:?}"
+    );
+}
