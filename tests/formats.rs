@@ -235,6 +235,15 @@ fn same_number(got: &str, want: &str, tolerance: f64) -> bool {
     }
 }
 
+/// `s` cut to at most `max` bytes at a character boundary.
+fn cut_bytes(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// The first `n` characters of `s`.
 fn chars(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
@@ -293,6 +302,17 @@ fn the_dta_and_sav_files_read_back_in_r_as_the_csv_and_the_codebook_say() {
     }
     let dir = Dir::new();
     let out = exported(&dir);
+    let checked = check_in_r(&dir, &out);
+    // Enough was compared for the test to mean something: every level, DK
+    // and RF codes among the labels and missing values.
+    assert!(checked.0 > 300, "{checked:?}");
+    assert!(checked.1 > 50 && checked.2 > 20, "{checked:?}");
+}
+
+/// Reads every binary file of the export `out` in R and compares it with
+/// the CSVs and the codebook; (cells, value labels, missing values)
+/// compared.
+fn check_in_r(dir: &Dir, out: &Path) -> (usize, usize, usize) {
     let script = dir.write("read.R", R_READER);
     run(std::process::Command::new("Rscript").arg(&script).arg(&out)).assert_code(0);
     let book: Json = serde_json::from_str(
@@ -378,14 +398,19 @@ fn the_dta_and_sav_files_read_back_in_r_as_the_csv_and_the_codebook_say() {
                     let want = if stata {
                         chars(label, 80)
                     } else {
-                        label.clone()
+                        cut_bytes(label, 255).to_string()
                     };
                     assert_eq!(of("label"), [("", want.as_str())], "{binary} {name}");
                 }
+                // haven (ReadStat) drops a value label's trailing blanks;
+                // SPSS keeps 120 bytes of one.
                 let mut want: BTreeSet<(String, String)> = c
                     .labels
                     .iter()
-                    .map(|(code, text)| (code.to_string(), text.clone()))
+                    .map(|(code, text)| {
+                        let text = if stata { text } else { cut_bytes(text, 120) };
+                        (code.to_string(), text.trim_end().to_string())
+                    })
                     .collect();
                 let specials = [
                     (c.dont_know, ".a", "Don't know"),
@@ -426,10 +451,7 @@ fn the_dta_and_sav_files_read_back_in_r_as_the_csv_and_the_codebook_say() {
             }
         }
     }
-    // Enough was compared for the test to mean something: every level, DK
-    // and RF codes among the labels and missing values.
-    assert!(checked.0 > 300, "{checked:?}");
-    assert!(checked.1 > 50 && checked.2 > 20, "{checked:?}");
+    checked
 }
 
 /// The tables of PSPP's CSV output (`pspp -o out.csv`): title and rows,
@@ -464,6 +486,17 @@ fn the_sav_files_read_in_pspp_give_every_value_label_and_missing_code() {
     }
     let dir = Dir::new();
     let out = exported(&dir);
+    let checked = check_in_pspp(&dir, &out);
+    assert!(
+        checked.0 > 150 && checked.1 > 25 && checked.2 > 10,
+        "{checked:?}"
+    );
+}
+
+/// Reads every `.sav` of the export `out` in PSPP and compares its
+/// dictionary and cases with the CSVs and the codebook; (cells, value
+/// labels, missing values) compared.
+fn check_in_pspp(dir: &Dir, out: &Path) -> (usize, usize, usize) {
     let book: Json = serde_json::from_str(
         &std::fs::read_to_string(out.join("codebook.json")).expect("codebook"),
     )
@@ -519,7 +552,10 @@ fn the_sav_files_read_in_pspp_give_every_value_label_and_missing_code() {
         for ((row, c), name) in vars[1..].iter().zip(&columns).zip(&names) {
             assert_eq!(&row[name_at], name, "{binary}");
             if let Some(label) = &c.label {
-                assert_eq!(&row[label_at], label, "{binary} {name}");
+                // SPSS keeps 255 bytes; PSPP shows them without trailing
+                // blanks.
+                let want = cut_bytes(label, 255).trim_end();
+                assert_eq!(row[label_at], want, "{binary} {name}");
             }
             let want = if c.kind == Kind::Number {
                 c.dont_know
@@ -546,7 +582,7 @@ fn the_sav_files_read_in_pspp_give_every_value_label_and_missing_code() {
                 let mut set: BTreeSet<(String, String, bool)> = c
                     .labels
                     .iter()
-                    .map(|(code, text)| (code.to_string(), text.clone(), false))
+                    .map(|(code, text)| (code.to_string(), cut_bytes(text, 120).to_string(), false))
                     .collect();
                 for (code, text) in [(c.dont_know, "Don't know"), (c.refused, "Refused")] {
                     if let Some(code) = code {
@@ -618,8 +654,121 @@ fn the_sav_files_read_in_pspp_give_every_value_label_and_missing_code() {
         at += 1;
     }
     assert_eq!(at, tables.len(), "every table of PSPP's output was read");
-    assert!(
-        checked.0 > 150 && checked.1 > 25 && checked.2 > 10,
-        "{checked:?}"
+    checked
+}
+
+/// An instrument with names Stata or SPSS cannot take as they are: SPSS's
+/// reserved `to` and `by`, PSPP's `comment`, a leading `_`, option columns
+/// of 72 characters; and a question of 420 bytes with quotes and commas.
+fn awkward_instrument(label: &str) -> String {
+    format!(
+        "\
+id: awkward
+version: \"1\"
+title: {{en: Awkward}}
+languages: [en]
+default_language: en
+special_codes: {{dont_know: 98, refused: 99}}
+sections:
+  - id: s
+    title: {{en: S}}
+    items:
+      - id: to
+        type: single
+        text: {{en: '{label}'}}
+        options:
+          - {{code: 1, label: {{en: '{label}'}}}}
+          - {{code: 2, label: {{en: two}}}}
+      - id: _x
+        type: integer
+        text: {{en: x}}
+      - id: comment
+        type: text
+        text: {{en: any comment}}
+      - id: {long}
+        type: multiple
+        text: {{en: pick}}
+        options:
+          - {{code: 1, label: {{en: one}}}}
+          - {{code: 2, label: {{en: two}}}}
+      - id: by
+        type: date
+        text: {{en: when}}
+",
+        long = "x".repeat(70)
+    )
+}
+
+#[test]
+fn names_a_format_cannot_take_are_changed_and_listed_in_the_codebook() {
+    let dir = Dir::new();
+    let label = "Très \"long\" texte, ".repeat(20);
+    let inst = dir.write(
+        "awkward.yaml",
+        &awkward_instrument(&label.replace('\'', "''")),
     );
+    let db = dir.join("cases.db");
+    let long = "x".repeat(70);
+    for answers in [
+        format!("to: 1\n_x: dk\ncomment: dk\n{long}: [1]\nby: rf\n"),
+        format!("to: 2\n_x: 4\ncomment: \"fine, thanks\"\n{long}: [2]\nby: 2020-02-02\n"),
+    ] {
+        run(vicor()
+            .arg("run")
+            .arg(&inst)
+            .arg("--answers")
+            .arg(dir.write("answers.yaml", &answers))
+            .arg("--db")
+            .arg(&db))
+        .assert_code(0);
+    }
+    let out = dir.join("export");
+    run(vicor()
+        .arg("export")
+        .arg("--db")
+        .arg(&db)
+        .arg("--out")
+        .arg(&out)
+        .arg("--instrument")
+        .arg(&inst)
+        .args(["--format", "dta", "--format", "sav,csv"]))
+    .assert_code(0);
+    let book: Json = serde_json::from_str(
+        &std::fs::read_to_string(out.join("codebook.json")).expect("codebook"),
+    )
+    .expect("JSON");
+    let renamed: BTreeSet<(String, String, String)> = book["renamed"]
+        .as_array()
+        .expect("renamed")
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().expect("a text").to_string();
+            (s("file"), s("column"), s("name"))
+        })
+        .collect();
+    let x = |n: usize| "x".repeat(n);
+    let want: BTreeSet<(String, String, String)> = [
+        ("main.dta", format!("{long}_1"), x(32)),
+        ("main.dta", format!("{long}_2"), format!("{}_2", x(30))),
+        ("main.sav", "to".into(), "to_".into()),
+        ("main.sav", "_x".into(), "v_x".into()),
+        ("main.sav", "comment".into(), "comment_".into()),
+        ("main.sav", format!("{long}_1"), x(64)),
+        ("main.sav", format!("{long}_2"), format!("{}_2", x(62))),
+        ("main.sav", "by".into(), "by_".into()),
+    ]
+    .into_iter()
+    .map(|(f, c, n)| (f.to_string(), c, n))
+    .collect();
+    assert_eq!(renamed, want);
+    let md = std::fs::read_to_string(out.join("codebook.md")).expect("codebook.md");
+    assert!(md.contains("| `main.sav` | `to` | `to_` |"), "{md}");
+    // The files read back under those names, every cell and label.
+    if crate::util::have_r_haven() {
+        let checked = check_in_r(&dir, &out);
+        assert!(checked.0 >= 2 * 2 * 13, "{checked:?}");
+    }
+    if crate::util::have_pspp() {
+        check_in_pspp(&dir, &out);
+    }
 }
