@@ -314,7 +314,7 @@ fn the_dta_and_sav_files_read_back_in_r_as_the_csv_and_the_codebook_say() {
 /// compared.
 fn check_in_r(dir: &Dir, out: &Path) -> (usize, usize, usize) {
     let script = dir.write("read.R", R_READER);
-    run(std::process::Command::new("Rscript").arg(&script).arg(&out)).assert_code(0);
+    run(std::process::Command::new("Rscript").arg(&script).arg(out)).assert_code(0);
     let book: Json = serde_json::from_str(
         &std::fs::read_to_string(out.join("codebook.json")).expect("codebook"),
     )
@@ -493,6 +493,9 @@ fn the_sav_files_read_in_pspp_give_every_value_label_and_missing_code() {
     );
 }
 
+/// (value, label, whether a user-missing value) as PSPP lists them.
+type ValueLabels = BTreeSet<(String, String, bool)>;
+
 /// Reads every `.sav` of the export `out` in PSPP and compares its
 /// dictionary and cases with the CSVs and the codebook; (cells, value
 /// labels, missing values) compared.
@@ -574,12 +577,12 @@ fn check_in_pspp(dir: &Dir, out: &Path) -> (usize, usize, usize) {
         // Value labels: one group per labelled variable, in order, opened
         // by the variable's label; user-missing values carry a footnote
         // mark.
-        let labelled: Vec<(usize, BTreeSet<(String, String, bool)>)> = columns
+        let labelled: Vec<(usize, ValueLabels)> = columns
             .iter()
             .enumerate()
             .filter(|(_, c)| c.kind == Kind::Number)
             .map(|(i, c)| {
-                let mut set: BTreeSet<(String, String, bool)> = c
+                let mut set: ValueLabels = c
                     .labels
                     .iter()
                     .map(|(code, text)| (code.to_string(), cut_bytes(text, 120).to_string(), false))
@@ -596,7 +599,7 @@ fn check_in_pspp(dir: &Dir, out: &Path) -> (usize, usize, usize) {
         if !labelled.is_empty() {
             let (title, rows) = &tables[at];
             assert_eq!(title, "Value Labels", "{binary}");
-            let mut groups: Vec<(String, BTreeSet<(String, String, bool)>)> = Vec::new();
+            let mut groups: Vec<(String, ValueLabels)> = Vec::new();
             for row in &rows[1..] {
                 if !row[0].is_empty() {
                     groups.push((row[0].clone(), BTreeSet::new()));
@@ -770,5 +773,445 @@ fn names_a_format_cannot_take_are_changed_and_listed_in_the_codebook() {
     }
     if crate::util::have_pspp() {
         check_in_pspp(&dir, &out);
+    }
+}
+
+/// One token of a Stata command line.
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    /// A string, `"…"` or compound `` `"…"' ``, with its content.
+    Str(String),
+    Punct(char),
+}
+
+/// Splits one line of a do-file as Stata reads it. Refused: an unclosed
+/// string or compound string, a macro (`` `name' `` or `$name`) anywhere,
+/// which Stata would expand, unbalanced parentheses, and characters no
+/// command of the script uses.
+fn stata_tokens(line: &str) -> Result<Vec<Tok>, String> {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut depth = 0i32;
+    let macro_free = |s: &str| -> Result<(), String> {
+        let mut prev = ' ';
+        for c in s.chars() {
+            if c == '`' || (c == '$' && prev != '\\') {
+                return Err(format!("a macro character {c:?} in {s:?}"));
+            }
+            prev = c;
+        }
+        Ok(())
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            ' ' | '\t' => i += 1,
+            '`' if chars.get(i + 1) == Some(&'"') => {
+                // Compound quotes nest.
+                let mut level = 1;
+                let mut j = i + 2;
+                let start = j;
+                while level > 0 {
+                    match (chars.get(j), chars.get(j + 1)) {
+                        (Some('`'), Some('"')) => {
+                            level += 1;
+                            j += 2;
+                        }
+                        (Some('"'), Some('\'')) => {
+                            level -= 1;
+                            j += 2;
+                        }
+                        (Some(_), _) => j += 1,
+                        (None, _) => return Err("an unclosed compound string".into()),
+                    }
+                }
+                let text: String = chars[start..j - 2].iter().collect();
+                macro_free(&text)?;
+                out.push(Tok::Str(text));
+                i = j;
+            }
+            '"' => {
+                let end = chars[i + 1..]
+                    .iter()
+                    .position(|&c| c == '"')
+                    .ok_or("an unclosed string")?;
+                let text: String = chars[i + 1..i + 1 + end].iter().collect();
+                macro_free(&text)?;
+                out.push(Tok::Str(text));
+                i += end + 2;
+            }
+            '(' | ')' | ',' | '=' | '\\' => {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                if depth < 0 {
+                    return Err("a ')' before its '('".into());
+                }
+                out.push(Tok::Punct(c));
+                i += 1;
+            }
+            c if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '%' | '-') => {
+                let start = i;
+                while i < chars.len()
+                    && (chars[i].is_ascii_alphanumeric()
+                        || matches!(chars[i], '_' | '.' | '%' | '-'))
+                {
+                    i += 1;
+                }
+                out.push(Tok::Word(chars[start..i].iter().collect()));
+            }
+            c => return Err(format!("an unexpected character {c:?}")),
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced parentheses".into());
+    }
+    Ok(out)
+}
+
+/// A valid Stata variable or label name (32 characters at most).
+fn stata_name(t: &Tok) -> Result<&str, String> {
+    match t {
+        Tok::Word(w)
+            if w.len() <= 32
+                && w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            Ok(w)
+        }
+        t => Err(format!("{t:?} is not a Stata name")),
+    }
+}
+
+/// Checks `import.do` of the export in `dir` command by command against
+/// the grammar of the commands it uses, tracking the variables of the
+/// dataset in memory (the header of each CSV it imports) and the value
+/// labels defined. Stata itself is not run.
+fn check_stata_script(dir: &Path) -> Result<usize, String> {
+    let script = std::fs::read_to_string(dir.join("import.do")).map_err(|e| e.to_string())?;
+    let mut vars: Vec<String> = Vec::new();
+    let mut labels: BTreeSet<String> = BTreeSet::new();
+    let mut commands = 0;
+    for (n, line) in script.lines().enumerate() {
+        let at = |e: String| format!("import.do:{}: {e}\n  {line}", n + 1);
+        if line.trim().is_empty() || line.starts_with('*') {
+            continue;
+        }
+        let t = stata_tokens(line).map_err(at)?;
+        let word = |i: usize| match t.get(i) {
+            Some(Tok::Word(w)) => w.as_str(),
+            _ => "",
+        };
+        let var = |i: usize, vars: &[String]| -> Result<String, String> {
+            let name = stata_name(t.get(i).ok_or("a variable name is missing")?)?;
+            if vars.iter().any(|v| v == name) {
+                Ok(name.to_string())
+            } else {
+                Err(format!("no variable {name} in the dataset"))
+            }
+        };
+        let punct = |i: usize, c: char| -> Result<(), String> {
+            (t.get(i) == Some(&Tok::Punct(c)))
+                .then_some(())
+                .ok_or(format!("{c:?} expected at token {}", i + 1))
+        };
+        let end = |i: usize| -> Result<(), String> {
+            (t.len() == i)
+                .then_some(())
+                .ok_or(format!("unexpected {:?}", t.get(i)))
+        };
+        let string = |i: usize| -> Result<&str, String> {
+            match t.get(i) {
+                Some(Tok::Str(s)) => Ok(s),
+                other => Err(format!("a string expected, not {other:?}")),
+            }
+        };
+        let checked: Result<(), String> = (|| match (word(0), word(1)) {
+            ("version", v) => {
+                v.parse::<u32>()
+                    .map_err(|_| "a version number".to_string())?;
+                end(2)
+            }
+            ("set", "more") if word(2) == "off" => end(3),
+            ("import", "delimited") => {
+                if word(2) != "using" {
+                    return Err("import delimited using FILE".into());
+                }
+                let file = string(3)?;
+                let (header, _) = read_csv(&dir.join(file));
+                punct(4, ',')?;
+                let mut i = 5;
+                while i < t.len() {
+                    let option = word(i);
+                    match option {
+                        "clear" => i += 1,
+                        "varnames" | "case" | "encoding" | "bindquote" | "stringcols" => {
+                            punct(i + 1, '(')?;
+                            let close = t[i..]
+                                .iter()
+                                .position(|x| *x == Tok::Punct(')'))
+                                .ok_or("an unclosed option")?
+                                + i;
+                            let args = &t[i + 2..close];
+                            let ok = match option {
+                                "varnames" => args == [Tok::Word("1".into())],
+                                "case" => args == [Tok::Word("preserve".into())],
+                                "encoding" => args == [Tok::Str("utf-8".into())],
+                                "bindquote" => args == [Tok::Word("strict".into())],
+                                _ => args.iter().all(|a| match a {
+                                    Tok::Word(w) => w
+                                        .parse::<usize>()
+                                        .is_ok_and(|k| k >= 1 && k <= header.len()),
+                                    _ => false,
+                                }),
+                            };
+                            if !ok {
+                                return Err(format!("bad {option}() arguments {args:?}"));
+                            }
+                            i = close + 1;
+                        }
+                        o => return Err(format!("unknown option {o:?}")),
+                    }
+                }
+                vars = header;
+                for v in &vars {
+                    stata_name(&Tok::Word(v.clone()))
+                        .map_err(|e| format!("{file}: column {v}: {e}; Stata renames it"))?;
+                }
+                Ok(())
+            }
+            ("label", "define") => {
+                let name = stata_name(t.get(2).ok_or("a label name")?)?.to_string();
+                let mut i = 3;
+                let mut values = BTreeSet::new();
+                while let Some(Tok::Word(v)) = t.get(i) {
+                    let ok = v.parse::<i32>().is_ok()
+                        || (v.len() == 2
+                            && v.starts_with('.')
+                            && v.as_bytes()[1].is_ascii_lowercase());
+                    if !ok || !values.insert(v.clone()) {
+                        return Err(format!("bad or repeated value {v:?}"));
+                    }
+                    string(i + 1)?;
+                    i += 2;
+                }
+                punct(i, ',')?;
+                if word(i + 1) != "replace" {
+                    return Err("label define …, replace".into());
+                }
+                labels.insert(name);
+                end(i + 2)
+            }
+            ("label", "values") => {
+                var(2, &vars)?;
+                let name = stata_name(t.get(3).ok_or("a label name")?)?;
+                if !labels.contains(name) {
+                    return Err(format!("value label {name} is not defined"));
+                }
+                end(4)
+            }
+            ("label", "variable") => {
+                var(2, &vars)?;
+                let text = string(3)?;
+                if text.chars().count() > 80 {
+                    return Err("a variable label over 80 characters".into());
+                }
+                end(4)
+            }
+            ("mvdecode", _) => {
+                let mut i = 1;
+                while let Some(Tok::Word(_)) = t.get(i) {
+                    var(i, &vars)?;
+                    i += 1;
+                }
+                if i == 1 {
+                    return Err("mvdecode needs variables".into());
+                }
+                punct(i, ',')?;
+                if word(i + 1) != "mv" {
+                    return Err("mvdecode …, mv(…)".into());
+                }
+                punct(i + 2, '(')?;
+                let mut j = i + 3;
+                loop {
+                    word(j).parse::<i64>().map_err(|_| "a code".to_string())?;
+                    punct(j + 1, '=')?;
+                    if !matches!(word(j + 2), ".a" | ".b") {
+                        return Err("a code becomes .a or .b".into());
+                    }
+                    j += 3;
+                    if t.get(j) == Some(&Tok::Punct('\\')) {
+                        j += 1;
+                        continue;
+                    }
+                    break;
+                }
+                punct(j, ')')?;
+                end(j + 1)
+            }
+            ("generate", "double") => {
+                let new = stata_name(t.get(2).ok_or("a new name")?)?.to_string();
+                if vars.contains(&new) {
+                    return Err(format!("{new} exists already"));
+                }
+                punct(3, '=')?;
+                if word(4) != "date" {
+                    return Err("only date() is generated".into());
+                }
+                punct(5, '(')?;
+                var(6, &vars)?;
+                punct(7, ',')?;
+                if string(8)? != "YMD" {
+                    return Err("date(…, \"YMD\")".into());
+                }
+                punct(9, ')')?;
+                end(10)?;
+                vars.push(new);
+                Ok(())
+            }
+            ("format", _) => {
+                var(1, &vars)?;
+                if word(2) != "%td" {
+                    return Err("format VAR %td".into());
+                }
+                end(3)
+            }
+            ("order", _) => {
+                var(1, &vars)?;
+                punct(2, ',')?;
+                if word(3) != "after" {
+                    return Err("order VAR, after(VAR)".into());
+                }
+                punct(4, '(')?;
+                var(5, &vars)?;
+                punct(6, ')')?;
+                end(7)
+            }
+            ("drop", _) => {
+                let v = var(1, &vars)?;
+                vars.retain(|x| *x != v);
+                end(2)
+            }
+            ("rename", _) => {
+                let old = var(1, &vars)?;
+                let new = stata_name(t.get(2).ok_or("a new name")?)?.to_string();
+                if vars.contains(&new) {
+                    return Err(format!("{new} exists already"));
+                }
+                for v in &mut vars {
+                    if *v == old {
+                        v.clone_from(&new);
+                    }
+                }
+                end(3)
+            }
+            ("save", _) => {
+                if !string(1)?.ends_with(".dta") {
+                    return Err("save \"FILE.dta\"".into());
+                }
+                punct(2, ',')?;
+                if word(3) != "replace" {
+                    return Err("save …, replace".into());
+                }
+                end(4)
+            }
+            (c, _) => Err(format!("a command the script does not use: {c:?}")),
+        })();
+        checked.map_err(at)?;
+        commands += 1;
+    }
+    Ok(commands)
+}
+
+/// Question texts with every character that could break a do-file: quotes,
+/// a compound-quote closer, a backtick, a dollar, a backslash (braces are
+/// fills; the example's texts have them).
+fn tricky_instrument() -> String {
+    "\
+id: tricky
+version: \"1\"
+title: {en: Tricky}
+languages: [en]
+default_language: en
+special_codes: {dont_know: 98, refused: 99}
+sections:
+  - id: s
+    title: {en: S}
+    items:
+      - id: q1
+        type: single
+        text: {en: 'He said \"stop\"'' now, `x'' costs $HOME 100% \\ done'}
+        options:
+          - {code: 1, label: {en: 'a \"b\"'' `c'' $d'}}
+          - {code: 2, label: {en: two}}
+      - id: q2
+        type: date
+        text: {en: '`\"when\"'''}
+      - id: q3
+        type: text
+        text: {en: any $1 comment}
+"
+    .to_string()
+}
+
+/// `import.do` is not run (there is no Stata here): each line is
+/// tokenized as Stata would (strings, compound quotes, macros) and checked
+/// against the grammar of the few commands the script uses, with the
+/// dataset's variables and value labels followed from command to command.
+/// What this does not prove: that Stata accepts every option (its
+/// `import delimited` semantics, the encoding, `bindquote`), reads the
+/// CSV's types as meant, or converts dates as `date(…, "YMD")` should.
+#[test]
+fn the_stata_script_parses_command_by_command() {
+    let dir = Dir::new();
+    let out = exported(&dir);
+    let commands = check_stata_script(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert!(commands > 40, "{commands} commands");
+    // Texts that could break the script are quoted safely.
+    let inst = dir.write("tricky.yaml", &tricky_instrument());
+    let db = dir.join("tricky.db");
+    run(vicor()
+        .arg("run")
+        .arg(&inst)
+        .arg("--answers")
+        .arg(dir.write("t.yaml", "q1: 1\nq2: dk\nq3: \"it's $5, `ok'\"\n"))
+        .arg("--db")
+        .arg(&db))
+    .assert_code(0);
+    let tricky = dir.join("tricky");
+    run(vicor()
+        .arg("export")
+        .arg("--db")
+        .arg(&db)
+        .arg("--out")
+        .arg(&tricky)
+        .arg("--instrument")
+        .arg(&inst))
+    .assert_code(0);
+    check_stata_script(&tricky).unwrap_or_else(|e| panic!("{e}"));
+    // The check is not a formality: it catches what Stata would stop on.
+    for (bad, why) in [
+        ("label variable q1 `\"a `b' c\"'", "macro"),
+        ("label variable q1 \"costs $HOME\"", "macro"),
+        ("label variable q1 `\"unclosed\"", "unclosed"),
+        ("label values q1 nolabel", "not defined"),
+        ("label variable nosuch \"x\"", "no variable"),
+        ("mvdecode q1, mv(98=.a \\ 99=.b", "unbalanced"),
+        ("tabulate q1", "does not use"),
+    ] {
+        let broken = dir.join(&format!("broken-{}", why.replace(' ', "-")));
+        std::fs::create_dir_all(&broken).expect("mkdir");
+        std::fs::copy(tricky.join("main.csv"), broken.join("main.csv")).expect("copy");
+        std::fs::write(
+            broken.join("import.do"),
+            format!("import delimited using \"main.csv\", clear varnames(1)\n{bad}\n"),
+        )
+        .expect("write");
+        let err = check_stata_script(&broken).expect_err(bad);
+        assert!(err.contains(why), "{bad}: {err}");
     }
 }
