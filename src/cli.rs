@@ -215,6 +215,8 @@ pub enum ExportFormat {
     Dta,
     /// SPSS .sav: labels, DK/RF user-missing.
     Sav,
+    /// Parquet: labels and DK/RF codes in the file's metadata.
+    Parquet,
 }
 
 /// Export the store's interviews for analysis: one CSV per level (main,
@@ -244,7 +246,7 @@ pub struct ExportArgs {
     /// Which cases to export.
     #[arg(long, value_enum, default_value = "complete")]
     pub status: ExportStatus,
-    /// The formats of the level files: csv, dta, sav; several with commas
+    /// The formats of the level files: csv, dta, sav, parquet; several with commas
     /// or by repeating the flag (`--format csv,dta`). Without csv, the
     /// import scripts are not written.
     #[arg(

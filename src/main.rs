@@ -464,6 +464,7 @@ fn export(args: cli::ExportArgs) -> Outcome {
                 cli::ExportFormat::Csv => vicor::export::Format::Csv,
                 cli::ExportFormat::Dta => vicor::export::Format::Dta,
                 cli::ExportFormat::Sav => vicor::export::Format::Sav,
+                cli::ExportFormat::Parquet => vicor::export::Format::Parquet,
             })
             .collect(),
     };

@@ -1,8 +1,9 @@
-//! `vicor export --format csv,dta,sav` through the real binary: every
-//! `.dta` and `.sav` file of an export is read back in R (haven) and the
-//! `.sav` files in GNU PSPP, and every value, variable label, value label
-//! and missing code is compared to what the CSV of the same export and
-//! the codebook say. The expectations are built here from `codebook.json`
+//! `vicor export --format csv,dta,sav,parquet` through the real binary:
+//! every `.dta` and `.sav` file of an export is read back in R (haven), the
+//! `.sav` files in GNU PSPP and the `.parquet` files with pyarrow, and
+//! every value, variable label, value label and missing code is compared
+//! to what the CSV of the same export and the codebook say. The generated
+//! Stata script is checked command by command (there is no Stata here). The expectations are built here from `codebook.json`
 //! and the CSVs, not from the writers' own column model.
 
 use std::collections::{BTreeSet, HashMap};
@@ -71,7 +72,7 @@ fn exported(dir: &Dir) -> PathBuf {
         .arg(&db)
         .arg("--out")
         .arg(&out)
-        .args(["--format", "csv,dta,sav", "--include-pii"]))
+        .args(["--format", "csv,dta,sav,parquet", "--include-pii"]))
     .assert_code(0);
     out
 }
@@ -111,6 +112,8 @@ struct Expected {
     label: Option<String>,
     /// Value labels other than DK and RF.
     labels: Vec<(i64, String)>,
+    /// A decimal item (other numbers are whole).
+    decimal: bool,
 }
 
 /// The columns of `file` (e.g. `main.csv`) as the codebook describes them.
@@ -143,6 +146,7 @@ fn expected_columns(book: &Json, file: &str) -> Vec<Expected> {
             refused: None,
             label: None,
             labels: Vec::new(),
+            decimal: false,
         };
         if keys.contains(&name.as_str()) && name != "case_id" {
             // A roster's row key: its fixed rows' labels, if any.
@@ -186,6 +190,7 @@ fn expected_columns(book: &Json, file: &str) -> Vec<Expected> {
                 .iter()
                 .map(|l| (l["code"].as_i64().expect("code"), en(&l["label"])))
                 .collect();
+            e.decimal = var["type"] == "decimal";
             e.dont_know = var["missing_codes"]["dont_know"].as_i64();
             e.refused = var["missing_codes"]["refused"].as_i64();
             match var["type"].as_str().expect("a type") {
@@ -1214,4 +1219,134 @@ fn the_stata_script_parses_command_by_command() {
         let err = check_stata_script(&broken).expect_err(bad);
         assert!(err.contains(why), "{bad}: {err}");
     }
+}
+
+/// pyarrow reads every Parquet file and writes its column names, types,
+/// cells (`<null>` for a null, floats in Python's shortest repr, dates ISO)
+/// and key-value metadata.
+const PY_READER: &str = r#"
+import csv, glob, json, os, sys
+import pyarrow.parquet as pq
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.parquet"))):
+    t = pq.read_table(path)
+    with open(path + "-py.csv", "w", newline="", encoding="utf-8") as out:
+        w = csv.writer(out)
+        w.writerow(t.column_names)
+        w.writerow([str(f.type) for f in t.schema])
+        columns = [t.column(i).to_pylist() for i in range(t.num_columns)]
+        for r in range(t.num_rows):
+            row = []
+            for c in columns:
+                v = c[r]
+                if v is None:
+                    row.append("<null>")
+                elif isinstance(v, float):
+                    row.append(repr(v))
+                elif hasattr(v, "isoformat"):
+                    row.append(v.isoformat())
+                else:
+                    row.append(str(v))
+            w.writerow(row)
+    meta = {k.decode(): v.decode() for k, v in (t.schema.metadata or {}).items()}
+    with open(path + "-py.json", "w", encoding="utf-8") as out:
+        json.dump(meta, out)
+"#;
+
+#[test]
+fn the_parquet_files_read_in_pyarrow_give_every_value_and_label() {
+    if !crate::util::have_pyarrow() {
+        return;
+    }
+    let dir = Dir::new();
+    let out = exported(&dir);
+    let script = dir.write("read.py", PY_READER);
+    run(std::process::Command::new("python3").arg(&script).arg(&out)).assert_code(0);
+    let book: Json = serde_json::from_str(
+        &std::fs::read_to_string(out.join("codebook.json")).expect("codebook"),
+    )
+    .expect("JSON");
+    let mut checked = (0, 0);
+    for entry in book["files"].as_array().expect("files") {
+        if !entry["written"].is_array() {
+            continue;
+        }
+        let file = entry["file"].as_str().expect("file");
+        let level = file.strip_suffix(".csv").expect("a level's CSV");
+        let binary = format!("{level}.parquet");
+        let columns = expected_columns(&book, file);
+        let (header, rows) = read_csv(&out.join(file));
+        let (names, got) = read_csv(&out.join(format!("{binary}-py.csv")));
+        assert_eq!(names, header, "{binary}: the CSV's names");
+        let (types, cells) = got.split_first().expect("a row of types");
+        assert_eq!(cells.len(), rows.len(), "{binary}: rows");
+        for (c, t) in columns.iter().zip(types) {
+            let want = match c.kind {
+                Kind::Text => "string",
+                Kind::Date => "date32[day]",
+                Kind::Number if c.decimal => "double",
+                Kind::Number => "int64",
+            };
+            assert_eq!(t, want, "{binary} {}", c.name);
+        }
+        for (i, (got_row, row)) in cells.iter().zip(&rows).enumerate() {
+            for ((c, raw), got) in columns.iter().zip(row).zip(got_row) {
+                let null = got == "<null>";
+                let special = raw
+                    .parse::<i64>()
+                    .ok()
+                    .is_some_and(|k| Some(k) == c.dont_know || Some(k) == c.refused);
+                let ok = match c.kind {
+                    _ if raw.is_empty() => null,
+                    Kind::Text => got == raw,
+                    Kind::Date if special => null,
+                    Kind::Date => got == raw,
+                    // DK and RF keep their codes, as in the CSV.
+                    Kind::Number => same_number(got, raw, 0.0),
+                };
+                assert!(
+                    ok,
+                    "{binary} row {} column {}: pyarrow {got:?}, CSV {raw:?}",
+                    i + 1,
+                    c.name
+                );
+                checked.0 += 1;
+            }
+        }
+        // The labels, in the metadata.
+        let meta: Json = serde_json::from_str(
+            &std::fs::read_to_string(out.join(format!("{binary}-py.json"))).expect("metadata"),
+        )
+        .expect("JSON");
+        let described: Json =
+            serde_json::from_str(meta["vicor.columns"].as_str().expect("vicor.columns"))
+                .expect("JSON");
+        let described = described.as_array().expect("columns");
+        assert_eq!(described.len(), columns.len(), "{binary}");
+        for (c, d) in columns.iter().zip(described) {
+            assert_eq!(d["name"], c.name.as_str());
+            if let Some(label) = &c.label {
+                assert_eq!(d["label"], label.as_str(), "{binary} {}", c.name);
+            }
+            let labels: Vec<(i64, String)> = d["labels"]
+                .as_array()
+                .expect("labels")
+                .iter()
+                .map(|l| {
+                    (
+                        l["code"].as_i64().expect("code"),
+                        l["label"].as_str().expect("label").to_string(),
+                    )
+                })
+                .collect();
+            assert_eq!(labels, c.labels, "{binary} {}", c.name);
+            assert_eq!(
+                (d["dont_know"].as_i64(), d["refused"].as_i64()),
+                (c.dont_know, c.refused),
+                "{binary} {}",
+                c.name
+            );
+            checked.1 += labels.len();
+        }
+    }
+    assert!(checked.0 > 150 && checked.1 > 30, "{checked:?}");
 }

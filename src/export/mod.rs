@@ -25,6 +25,7 @@ mod codebook;
 mod columns;
 mod dta;
 pub mod layout;
+mod parquet;
 pub mod replay;
 mod sav;
 mod scripts;
@@ -157,6 +158,8 @@ pub enum Format {
     Dta,
     /// SPSS system file `.sav`, uncompressed.
     Sav,
+    /// Parquet, labels in the key-value metadata.
+    Parquet,
 }
 
 impl Format {
@@ -165,6 +168,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Dta => "dta",
             Format::Sav => "sav",
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -292,7 +296,7 @@ struct BinaryFile {
     file: String,
 }
 
-/// Writes each level's `.dta` and `.sav` (as asked) from its CSV in the
+/// Writes each level's `.dta`, `.sav` and `.parquet` (as asked) from its CSV in the
 /// staging folder.
 fn binary_files(
     layout: &Layout,
@@ -326,6 +330,10 @@ fn binary_files(
                 Format::Csv => continue,
                 Format::Dta => dta::write(&table, &label, &path)?,
                 Format::Sav => sav::write(&table, &label, &stamp, &path)?,
+                Format::Parquet => {
+                    parquet::write(&table, &label, &path)?;
+                    table.columns.iter().map(|c| c.name.clone()).collect()
+                }
             };
             for (column, name) in table.columns.iter().zip(names) {
                 if column.name != name {
