@@ -142,6 +142,19 @@ pub fn write(layout: &Layout, meta: &Meta, dir: &Path) -> Result<(), ExportError
         "renamed": meta.renamed.iter().map(|r| json!({"file": r.file, "column": r.column, "name": r.name})).collect::<Vec<_>>(),
         "variables": layout.variables.iter().map(|v| variable_json(layout, v)).collect::<Vec<_>>(),
     });
+    let mut codebook = codebook;
+    // An export in CSV alone keeps the codebook it had before `--format`.
+    if meta.formats == [super::Format::Csv]
+        && let Some(book) = codebook.as_object_mut()
+    {
+        book.remove("formats");
+        book.remove("renamed");
+        if let Some(Json::Array(files)) = book.get_mut("files") {
+            for f in files.iter_mut().filter_map(Json::as_object_mut) {
+                f.remove("written");
+            }
+        }
+    }
     let text = serde_json::to_string_pretty(&codebook).expect("a JSON value always serializes");
     text_file(dir, "codebook.json", &(text + "\n"))?;
     text_file(dir, "codebook.md", &markdown(layout, meta))
