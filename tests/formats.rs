@@ -1350,3 +1350,65 @@ fn the_parquet_files_read_in_pyarrow_give_every_value_and_label() {
     }
     assert!(checked.0 > 150 && checked.1 > 30, "{checked:?}");
 }
+
+/// Without `csv`, the level CSVs the binary files were made from are not
+/// kept, nor the import scripts that read them; the paradata and the
+/// durations stay CSV, the design file is there, and the codebook says
+/// what was written.
+#[test]
+fn an_export_without_csv_keeps_only_the_files_asked_for() {
+    let dir = Dir::new();
+    let db = dir.join("cases.db");
+    run_script(&fixture("answers/example-complete.yaml"), &db);
+    let out = dir.join("export");
+    let r = run(vicor()
+        .arg("export")
+        .arg("--db")
+        .arg(&db)
+        .arg("--out")
+        .arg(&out)
+        .args(["--format", "parquet"]));
+    r.assert_code(0);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .expect("the export")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    let book: Json = serde_json::from_str(
+        &std::fs::read_to_string(out.join("codebook.json")).expect("codebook"),
+    )
+    .expect("JSON");
+    assert_eq!(book["formats"], serde_json::json!(["parquet"]));
+    let mut want: Vec<String> = book["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .flat_map(|f| match f["written"].as_array() {
+            Some(w) => w
+                .iter()
+                .map(|n| n.as_str().expect("a name").to_string())
+                .collect(),
+            None => vec![f["file"].as_str().expect("a file").to_string()],
+        })
+        .chain(["codebook.json", "codebook.md", "design.yaml"].map(String::from))
+        .collect();
+    want.sort();
+    assert_eq!(names, want);
+    assert!(names.iter().any(|n| n == "main.parquet") && names.iter().any(|n| n == "paradata.csv"));
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "main.csv" || n.starts_with("import."))
+    );
+    // The summary names the files written, with their rows.
+    assert!(
+        r.stdout.contains("main.parquet") && !r.stdout.contains("main.csv"),
+        "{}",
+        r.stdout
+    );
+}

@@ -34,6 +34,8 @@ const STR_MAX: usize = 2045;
 const LABEL_CHARS: usize = 80;
 /// A value label's text keeps at most 32,000 bytes.
 const VALUE_LABEL_BYTES: usize = 32_000;
+/// Format 118 holds at most this many variables (119 more, for Stata/MP).
+const MAX_VARIABLES: usize = 32_767;
 /// Names keep 32 characters.
 const NAME_CHARS: usize = 32;
 
@@ -118,6 +120,12 @@ pub fn write(table: &Table, label: &str, path: &Path) -> Result<Vec<String>, Exp
         path: path.to_path_buf(),
         source,
     };
+    if table.columns.len() > MAX_VARIABLES {
+        return Err(io(std::io::Error::other(format!(
+            "{} columns, where a Stata file of format 118 holds at most {MAX_VARIABLES}: export this level with --format csv or sav",
+            table.columns.len()
+        ))));
+    }
     let file = std::fs::File::create(path).map_err(io)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let names = names(

@@ -271,9 +271,11 @@ pub fn export(
         renamed: &binary.renamed,
     };
     codebook::write(&layout, &meta, staging.path())?;
-    // The import scripts read the CSVs.
+    // The import scripts read the CSVs; the design file serves any format.
     if formats.contains(&Format::Csv) {
         scripts::write(&layout, &meta, staging.path())?;
+    } else {
+        text_file(staging.path(), "design.yaml", scripts::DESIGN_TEMPLATE)?;
     }
     staging.finish(options.force)?;
     Ok(Summary {
