@@ -15,9 +15,12 @@
 //! labelled "Don't know" and "Refused". A date is an SPSS date (seconds
 //! since 1582-10-14, `SDATE10`); a date answered DK or RF is
 //! system-missing, as in `import.sps`. Text is a string of the column's
-//! longest cell, at most 255 bytes: a longer cell is cut there (at a
-//! character boundary); very long strings (SPSS's segments) are not
-//! written. A text item answered DK or RF holds its code as text.
+//! longest cell, at most 32,767 bytes (SPSS's limit; a longer cell is cut
+//! there at a character boundary). A string wider than 255 bytes is a
+//! "very long string": segments of 255 bytes (one per 252 bytes of width,
+//! each with a short name of its own), the data packed 255 bytes to a
+//! segment, and a very long string record (7.14) giving its width. A text
+//! item answered DK or RF holds its code as text.
 //!
 //! Names: the long names are those of `import.sps` (the CSV header where
 //! SPSS takes it, else a close name); each has a unique 8-byte short name
@@ -30,8 +33,12 @@ use std::path::Path;
 use super::ExportError;
 use super::columns::{Cell, Kind, Table, cut_bytes, days_from_civil};
 
-/// The widest string written.
-const STR_MAX: usize = 255;
+/// The widest string written (SPSS's limit).
+const STR_MAX: usize = 32_767;
+/// The widest segment of a string.
+const SEGMENT: usize = 255;
+/// Width of a very long string per segment.
+const SEGMENT_WIDTH: usize = 252;
 /// SPSS keeps 255 bytes of a variable label and 120 of a value label.
 const VARIABLE_LABEL_BYTES: usize = 255;
 const VALUE_LABEL_BYTES: usize = 120;
@@ -68,12 +75,57 @@ struct Var {
     short: String,
     /// String width in bytes, or `None` for a number.
     width: Option<usize>,
-    /// 8-byte elements of a case.
+    /// 8-byte elements of a case, all segments.
     elements: usize,
+    /// One for a number or a string of at most 255 bytes.
+    segments: Vec<Segment>,
     /// 1-based index of its first element.
     index: usize,
     /// A date: DK and RF are system-missing, not their codes.
     date: bool,
+}
+
+/// One variable record's worth of a column (a very long string has
+/// several).
+struct Segment {
+    short: String,
+    /// String width, 0 for a number.
+    width: usize,
+    elements: usize,
+}
+
+/// The segments of a string `width` bytes wide: (width, elements) each.
+fn segments(width: usize) -> Vec<(usize, usize)> {
+    if width <= SEGMENT {
+        return vec![(width, width.div_ceil(8))];
+    }
+    let n = width.div_ceil(SEGMENT_WIDTH);
+    (0..n)
+        .map(|k| {
+            let w = if k + 1 < n {
+                SEGMENT
+            } else {
+                width - (n - 1) * SEGMENT_WIDTH
+            };
+            (w, w.div_ceil(8))
+        })
+        .collect()
+}
+
+/// A short name from `base` that `used` does not hold (added to it).
+fn fresh_short(base: &str, used: &mut HashSet<String>) -> String {
+    for n in 1.. {
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!("_{n}")
+        };
+        let short = format!("{}{suffix}", cut_bytes(base, 8 - suffix.len()));
+        if used.insert(short.clone()) {
+            return short;
+        }
+    }
+    unreachable!("some suffix is free")
 }
 
 /// The 8-byte short names of `long` names, unique as SPSS compares them
@@ -81,21 +133,7 @@ struct Var {
 fn short_names(long: &[String]) -> Vec<String> {
     let mut used = HashSet::new();
     long.iter()
-        .map(|name| {
-            let base = name.to_ascii_uppercase();
-            for n in 1.. {
-                let suffix = if n == 1 {
-                    String::new()
-                } else {
-                    format!("_{n}")
-                };
-                let short = format!("{}{suffix}", cut_bytes(&base, 8 - suffix.len()));
-                if used.insert(short.clone()) {
-                    return short;
-                }
-            }
-            unreachable!("some suffix is free")
-        })
+        .map(|name| fresh_short(&name.to_ascii_uppercase(), &mut used))
         .collect()
 }
 
@@ -119,15 +157,32 @@ pub fn write(
             .collect::<Vec<_>>(),
     );
     let short = short_names(&long);
+    let mut used: HashSet<String> = short.iter().cloned().collect();
     let mut vars = Vec::with_capacity(table.columns.len());
     let mut index = 1;
     for ((c, w), s) in table.columns.iter().zip(&table.widths).zip(&short) {
         let width = (c.kind == Kind::Text).then(|| (*w).clamp(1, STR_MAX));
-        let elements = width.map_or(1, |w| w.div_ceil(8));
+        let parts = width.map_or_else(|| vec![(0, 1)], segments);
+        let segments: Vec<Segment> = parts
+            .iter()
+            .enumerate()
+            .map(|(k, &(width, elements))| Segment {
+                short: if k == 0 {
+                    s.clone()
+                } else {
+                    let base = format!("{}{k}", cut_bytes(s, 8 - k.to_string().len()));
+                    fresh_short(&base, &mut used)
+                },
+                width,
+                elements,
+            })
+            .collect();
+        let elements = segments.iter().map(|g| g.elements).sum();
         vars.push(Var {
             short: s.clone(),
             width,
             elements,
+            segments,
             index,
             date: c.kind == Kind::Date,
         });
@@ -166,11 +221,22 @@ fn push_case(out: &mut Vec<u8>, cells: &[Cell], vars: &[Var]) {
     for (cell, var) in cells.iter().zip(vars) {
         if let Some(w) = var.width {
             let text = match cell {
-                Cell::Text(t) => cut_bytes(t, w),
-                _ => "",
+                Cell::Text(t) => cut_bytes(t, w).as_bytes(),
+                _ => b"",
             };
-            out.extend_from_slice(text.as_bytes());
-            out.resize(out.len() + (var.elements * 8 - text.len()), b' ');
+            // 255 bytes to a segment (the last takes the rest).
+            let mut rest = text;
+            let n = var.segments.len();
+            for (k, segment) in var.segments.iter().enumerate() {
+                let take = if k + 1 < n {
+                    rest.len().min(SEGMENT)
+                } else {
+                    rest.len()
+                };
+                out.extend_from_slice(&rest[..take]);
+                out.resize(out.len() + (segment.elements * 8 - take), b' ');
+                rest = &rest[take..];
+            }
             continue;
         }
         let x = match cell {
@@ -216,38 +282,43 @@ fn dictionary(table: &Table, vars: &[Var], long: &[String], label: &str, stamp: 
     padded(&mut b, label, 64);
     b.extend_from_slice(&[0; 3]);
     for (c, v) in table.columns.iter().zip(vars) {
-        int(&mut b, 2);
-        int(&mut b, v.width.map_or(0, |w| w as i32));
-        int(&mut b, 1); // every column has a label
-        let missing: Vec<i64> = match (c.kind, v.width) {
-            (Kind::Number { .. }, None) => c.dont_know.into_iter().chain(c.refused).collect(),
-            _ => Vec::new(),
-        };
-        int(&mut b, missing.len() as i32);
-        let f = match (c.kind, v.width) {
-            (_, Some(w)) => format(FORMAT_A, w, 0),
-            (Kind::Date, _) => format(FORMAT_SDATE, 10, 0),
-            (Kind::Number { integer: true }, _) => format(FORMAT_F, 12, 0),
-            _ => format(FORMAT_F, 24, 8),
-        };
-        int(&mut b, f);
-        int(&mut b, f);
-        padded(&mut b, &v.short, 8);
-        let text = cut_bytes(&c.label, VARIABLE_LABEL_BYTES);
-        let text = if text.is_empty() { &c.name } else { text };
-        int(&mut b, text.len() as i32);
-        padded(&mut b, text, text.len().div_ceil(4) * 4);
-        for m in missing {
-            b.extend_from_slice(&(m as f64).to_le_bytes());
-        }
-        for _ in 1..v.elements {
+        for (k, segment) in v.segments.iter().enumerate() {
+            let first = k == 0;
             int(&mut b, 2);
-            int(&mut b, -1);
-            int(&mut b, 0);
-            int(&mut b, 0);
-            int(&mut b, 0);
-            int(&mut b, 0);
-            padded(&mut b, "", 8);
+            int(&mut b, segment.width as i32);
+            int(&mut b, i32::from(first)); // the first segment has the label
+            let missing: Vec<i64> = match (c.kind, v.width) {
+                (Kind::Number { .. }, None) => c.dont_know.into_iter().chain(c.refused).collect(),
+                _ => Vec::new(),
+            };
+            int(&mut b, missing.len() as i32);
+            let f = match (c.kind, v.width) {
+                (_, Some(_)) => format(FORMAT_A, segment.width, 0),
+                (Kind::Date, _) => format(FORMAT_SDATE, 10, 0),
+                (Kind::Number { integer: true }, _) => format(FORMAT_F, 12, 0),
+                _ => format(FORMAT_F, 24, 8),
+            };
+            int(&mut b, f);
+            int(&mut b, f);
+            padded(&mut b, &segment.short, 8);
+            if first {
+                let text = cut_bytes(&c.label, VARIABLE_LABEL_BYTES);
+                let text = if text.is_empty() { &c.name } else { text };
+                int(&mut b, text.len() as i32);
+                padded(&mut b, text, text.len().div_ceil(4) * 4);
+            }
+            for m in missing {
+                b.extend_from_slice(&(m as f64).to_le_bytes());
+            }
+            for _ in 1..segment.elements {
+                int(&mut b, 2);
+                int(&mut b, -1);
+                int(&mut b, 0);
+                int(&mut b, 0);
+                int(&mut b, 0);
+                int(&mut b, 0);
+                padded(&mut b, "", 8);
+            }
         }
     }
     for (c, v) in table.columns.iter().zip(vars) {
@@ -283,16 +354,19 @@ fn dictionary(table: &Table, vars: &[Var], long: &[String], label: &str, stamp: 
     for x in [SYSMIS, f64::MAX, f64::from_bits(0xffef_ffff_ffff_fffe)] {
         b.extend_from_slice(&x.to_le_bytes());
     }
-    // Display parameters: measure (1 nominal, 3 scale), width, alignment
-    // (0 left, 1 right).
-    for n in [7, 11, 4, 3 * vars.len() as i32] {
+    // Display parameters, one set per segment: measure (1 nominal, 3
+    // scale), width, alignment (0 left, 1 right).
+    let all: usize = vars.iter().map(|v| v.segments.len()).sum();
+    for n in [7, 11, 4, 3 * all as i32] {
         int(&mut b, n);
     }
     for (c, v) in table.columns.iter().zip(vars) {
-        let nominal = v.width.is_some() || !c.labels.is_empty();
-        int(&mut b, if nominal { 1 } else { 3 });
-        int(&mut b, v.width.map_or(10, |w| w.min(40)) as i32);
-        int(&mut b, if v.width.is_some() { 0 } else { 1 });
+        for _ in &v.segments {
+            let nominal = v.width.is_some() || !c.labels.is_empty();
+            int(&mut b, if nominal { 1 } else { 3 });
+            int(&mut b, v.width.map_or(10, |w| w.min(40)) as i32);
+            int(&mut b, if v.width.is_some() { 0 } else { 1 });
+        }
     }
     let names: Vec<String> = vars
         .iter()
@@ -304,6 +378,18 @@ fn dictionary(table: &Table, vars: &[Var], long: &[String], label: &str, stamp: 
         int(&mut b, n);
     }
     b.extend_from_slice(names.as_bytes());
+    // Very long strings: `SHORT=width` (5 digits), each ended by NUL, tab.
+    let long_strings: Vec<u8> = vars
+        .iter()
+        .filter_map(|v| v.width.filter(|w| *w > SEGMENT).map(|w| (v, w)))
+        .flat_map(|(v, w)| format!("{}={w:05}\0\t", v.short).into_bytes())
+        .collect();
+    if !long_strings.is_empty() {
+        for n in [7, 14, 1, long_strings.len() as i32] {
+            int(&mut b, n);
+        }
+        b.extend_from_slice(&long_strings);
+    }
     for n in [7, 20, 1, 5] {
         int(&mut b, n);
     }
@@ -458,6 +544,44 @@ mod tests {
         assert_eq!(r.text(16), "k               ");
         assert_eq!((r.f64(), r.f64()), (98.0, SYSMIS));
         assert_eq!(r.text(8), "        ");
+    }
+
+    /// The segments of PSPP's examples: a 256-byte string is 255 + 4, a
+    /// 600-byte one 255 + 255 + 96; the data are packed 255 bytes to a
+    /// segment, each segment padded to its 8-byte elements.
+    #[test]
+    fn a_very_long_string_is_cut_into_segments() {
+        assert_eq!(segments(255), [(255, 32)]);
+        assert_eq!(segments(256), [(255, 32), (4, 1)]);
+        assert_eq!(segments(600), [(255, 32), (255, 32), (96, 12)]);
+        assert_eq!(segments(STR_MAX).len(), 131);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let csv = dir.path().join("t.csv");
+        let text: String = (0..600)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        std::fs::write(&csv, format!("t\n{text}\nshort\n")).expect("write");
+        let table = Table::scan(&csv, vec![column("t", Kind::Text)]).expect("scan");
+        let path = dir.path().join("t.sav");
+        let stamp = Stamp {
+            date: "07 Dec 26".into(),
+            time: "05:40:00".into(),
+        };
+        write(&table, "", &stamp, &path).expect("write");
+        let b = std::fs::read(&path).expect("read");
+        let find = |tag: &[u8]| b.windows(tag.len()).position(|w| w == tag);
+        assert!(
+            find(b"T=00600\0\t").is_some(),
+            "the very long string record"
+        );
+        let cases = &b[b.len() - 2 * 76 * 8..];
+        let first = &cases[..76 * 8];
+        assert_eq!(&first[..255], &text.as_bytes()[..255]);
+        assert_eq!(first[255], b' ');
+        assert_eq!(&first[256..256 + 255], &text.as_bytes()[255..510]);
+        assert_eq!(&first[512..512 + 90], &text.as_bytes()[510..]);
+        assert!(first[602..].iter().all(|&c| c == b' '));
+        assert!(cases[76 * 8..].starts_with(b"short   "));
     }
 
     #[test]
