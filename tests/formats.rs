@@ -374,8 +374,6 @@ fn check_in_r(dir: &Dir, out: &Path) -> (usize, usize, usize) {
                         _ => None,
                     };
                     let ok = match (c.kind, special) {
-                        // A str# keeps 2,045 bytes.
-                        (Kind::Text, _) if stata => got == cut_bytes(raw, 2045),
                         (Kind::Text, _) => got == raw,
                         (_, _) if raw.is_empty() => got.is_empty(),
                         // Stata: extended missing; SPSS: the code kept (a
@@ -670,8 +668,8 @@ fn check_in_pspp(dir: &Dir, out: &Path) -> (usize, usize, usize) {
 /// An instrument with names Stata or SPSS cannot take as they are: SPSS's
 /// reserved `to` and `by`, PSPP's `comment`, a leading `_`, option columns
 /// of 72 characters; a question of 420 bytes with quotes and commas; and
-/// (in the answers) a text of 2,520 bytes: more than a `str#` keeps, and a
-/// very long string in SPSS.
+/// (in the answers) a text of 2,520 bytes: a strL in Stata (a `str#` keeps
+/// 2,045 bytes), a very long string in SPSS.
 fn awkward_instrument(label: &str) -> String {
     format!(
         "\

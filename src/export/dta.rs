@@ -7,15 +7,16 @@
 //! file positions (rewritten once they are known), then variable types,
 //! names (129 bytes each), an empty sort list, display formats (57 bytes),
 //! value-label names (129), variable labels (321), no characteristics, the
-//! data, no strLs, and the value-label tables.
+//! data, the strLs and the value-label tables.
 //!
 //! Every number is a `double`: a DK or RF code is the extended missing
 //! value `.a` or `.b` (labelled "Don't know" and "Refused"), an empty cell
 //! is `.`; a date is a `%td` day count (days since 1960-01-01), a date
 //! answered DK or RF `.a`/`.b` too. Text is `str#` of the column's longest
-//! cell, at most 2,045 bytes: a longer cell is cut there (at a character
-//! boundary), as no strL is written. A text item answered DK or RF holds
-//! its code as text, as in the CSV.
+//! cell, or a `strL` when that is over 2,045 bytes: its cells are then
+//! (v,o) references into `<strls>`, one GSO (UTF-8 text, type 130, with
+//! its `\0`) per non-empty cell. A text item answered DK or RF holds its
+//! code as text, as in the CSV.
 //!
 //! Names: Stata takes 32 characters of letters, digits and `_`, not
 //! starting with a digit, and not a reserved word; another column gets a
@@ -40,6 +41,7 @@ const MAX_VARIABLES: usize = 32_767;
 const NAME_CHARS: usize = 32;
 
 const DOUBLE: u16 = 65526;
+const STRL: u16 = 32768;
 /// `.` as a double (+1.0000000000000X+3ff).
 const MISSING: u64 = 0x7fe0_0000_0000_0000;
 /// `.a`; `.b` is one step of 2^40 further.
@@ -141,10 +143,14 @@ pub fn write(table: &Table, label: &str, path: &Path) -> Result<Vec<String>, Exp
     let mut at = head.bytes.len() as u64;
     let widths = str_widths(table);
     let mut row = Vec::new();
+    // The strLs follow the data: gathered as the rows are written.
+    let mut strls = Vec::new();
+    let mut obs = 0u64;
     let mut failed = None;
     table.each_row(|_, cells| {
         row.clear();
-        push_row(&mut row, cells, &widths);
+        obs += 1;
+        push_row(&mut row, cells, &widths, obs, &mut strls);
         at += row.len() as u64;
         if failed.is_none()
             && let Err(e) = out.write_all(&row)
@@ -159,7 +165,9 @@ pub fn write(table: &Table, label: &str, path: &Path) -> Result<Vec<String>, Exp
     let mut tail = Vec::new();
     tail.extend_from_slice(b"</data>");
     map[10] = at + tail.len() as u64;
-    tail.extend_from_slice(b"<strls></strls>");
+    tail.extend_from_slice(b"<strls>");
+    tail.extend_from_slice(&strls);
+    tail.extend_from_slice(b"</strls>");
     map[11] = at + tail.len() as u64;
     tail.extend_from_slice(b"<value_labels>");
     push_value_labels(&mut tail, table, &names);
@@ -179,14 +187,26 @@ pub fn write(table: &Table, label: &str, path: &Path) -> Result<Vec<String>, Exp
     Ok(names)
 }
 
-/// Each column's field in the data: `Some(width)` for a `str#`, `None`
-/// for a double.
-fn str_widths(table: &Table) -> Vec<Option<usize>> {
+/// How a column's cells are stored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Field {
+    Double,
+    /// `str#` of this many bytes.
+    Str(usize),
+    StrL,
+}
+
+/// Each column's field in the data.
+fn str_widths(table: &Table) -> Vec<Field> {
     table
         .columns
         .iter()
         .zip(&table.widths)
-        .map(|(c, w)| (c.kind == Kind::Text).then(|| (*w).clamp(1, STR_MAX)))
+        .map(|(c, &w)| match c.kind {
+            Kind::Text if w > STR_MAX => Field::StrL,
+            Kind::Text => Field::Str(w.max(1)),
+            _ => Field::Double,
+        })
         .collect()
 }
 
@@ -195,13 +215,31 @@ fn stata_days(days_since_1970: i64) -> f64 {
     (days_since_1970 - days_from_civil(1960, 1, 1)) as f64
 }
 
-fn push_row(out: &mut Vec<u8>, cells: &[Cell], widths: &[Option<usize>]) {
-    for (cell, width) in cells.iter().zip(widths) {
+/// One observation (`obs`, from 1) into `out`, its strLs into `strls`.
+fn push_row(out: &mut Vec<u8>, cells: &[Cell], widths: &[Field], obs: u64, strls: &mut Vec<u8>) {
+    for (v, (cell, width)) in cells.iter().zip(widths).enumerate() {
         match (cell, width) {
-            (Cell::Text(t), Some(w)) => {
+            (Cell::Text(t), Field::Str(w)) => {
                 let t = cut_bytes(t, *w).as_bytes();
                 out.extend_from_slice(t);
                 out.resize(out.len() + (w - t.len()), 0);
+            }
+            (Cell::Text(t), Field::StrL) => {
+                if t.is_empty() {
+                    // (0,0) is the empty strL.
+                    out.extend_from_slice(&[0; 8]);
+                    continue;
+                }
+                // (v,o): v in 2 bytes, o in 6.
+                let v = (v + 1) as u64;
+                out.extend_from_slice(&(v | (obs << 16)).to_le_bytes());
+                strls.extend_from_slice(b"GSO");
+                strls.extend_from_slice(&(v as u32).to_le_bytes());
+                strls.extend_from_slice(&obs.to_le_bytes());
+                strls.push(130);
+                strls.extend_from_slice(&(t.len() as u32 + 1).to_le_bytes());
+                strls.extend_from_slice(t.as_bytes());
+                strls.push(0);
             }
             (cell, _) => {
                 let bits = match cell {
@@ -262,7 +300,11 @@ fn header(table: &Table, names: &[String], label: &str) -> Header {
     b.extend_from_slice(b"<variable_types>");
     let widths = str_widths(table);
     for w in &widths {
-        let t = w.map_or(DOUBLE, |w| w as u16);
+        let t = match w {
+            Field::Double => DOUBLE,
+            Field::Str(w) => *w as u16,
+            Field::StrL => STRL,
+        };
         b.extend_from_slice(&t.to_le_bytes());
     }
     b.extend_from_slice(b"</variable_types>");
@@ -280,7 +322,8 @@ fn header(table: &Table, names: &[String], label: &str) -> Header {
     b.extend_from_slice(b"<formats>");
     for (c, w) in table.columns.iter().zip(&widths) {
         let f = match (c.kind, w) {
-            (Kind::Text, Some(w)) => format!("%-{}s", w.min(&48)),
+            (Kind::Text, Field::Str(w)) => format!("%-{}s", w.min(&48)),
+            (Kind::Text, _) => "%-48s".to_string(),
             (Kind::Date, _) => "%td".to_string(),
             (Kind::Number { integer: true }, _) => "%12.0g".to_string(),
             _ => "%10.0g".to_string(),
@@ -504,20 +547,47 @@ mod tests {
         assert!(got.iter().all(|n| is_stata_name(n)));
     }
 
+    /// A text over 2,045 bytes makes its column a strL: (v,o) in the data,
+    /// one GSO per non-empty cell in `<strls>`.
     #[test]
-    fn long_text_is_cut_at_a_character_boundary() {
+    fn long_text_is_a_strl() {
         let dir = tempfile::tempdir().expect("tempdir");
         let csv = dir.path().join("t.csv");
         let long = "é".repeat(STR_MAX);
-        std::fs::write(&csv, format!("t\n{long}\n")).expect("write");
-        let table = Table::scan(&csv, vec![column("t", Kind::Text)]).expect("scan");
+        std::fs::write(&csv, format!("n,t\n1,{long}\n2,\n3,x\n")).expect("write");
+        let columns = vec![
+            column("n", Kind::Number { integer: true }),
+            column("t", Kind::Text),
+        ];
+        let table = Table::scan(&csv, columns).expect("scan");
         let path = dir.path().join("t.dta");
         write(&table, "", &path).expect("write");
         let b = std::fs::read(&path).expect("read");
-        let data = b.windows(6).position(|w| w == b"<data>").expect("data") + 6;
-        let cell = &b[data..data + STR_MAX];
-        let text = std::str::from_utf8(cell.split(|&c| c == 0).next().expect("cell"))
-            .expect("whole characters");
-        assert_eq!(text.chars().count(), STR_MAX / 2);
+        let find = |tag: &[u8]| b.windows(tag.len()).position(|w| w == tag).expect("a tag");
+        let types = find(b"<variable_types>") + 16;
+        assert_eq!(u16::from_le_bytes([b[types + 2], b[types + 3]]), STRL);
+        let data = find(b"<data>") + 6;
+        let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8"));
+        // Rows of a double and a (v,o): v = 2 in the low 2 bytes, o = obs.
+        assert_eq!(find(b"</data>") - data, 3 * 16);
+        assert_eq!(u64_at(data + 8), 2 | (1 << 16));
+        assert_eq!(u64_at(data + 24), 0, "an empty strL is (0,0)");
+        assert_eq!(u64_at(data + 40), 2 | (3 << 16));
+        let strls = find(b"<strls>") + 7;
+        let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4"));
+        assert_eq!(&b[strls..strls + 3], b"GSO");
+        assert_eq!(
+            (u32_at(strls + 3), u64_at(strls + 7), b[strls + 15]),
+            (2, 1, 130)
+        );
+        let len = u32_at(strls + 16) as usize;
+        assert_eq!(len, long.len() + 1);
+        assert_eq!(&b[strls + 20..strls + 20 + long.len()], long.as_bytes());
+        assert_eq!(b[strls + 20 + long.len()], 0);
+        let second = strls + 20 + len;
+        assert_eq!(&b[second..second + 3], b"GSO");
+        assert_eq!((u32_at(second + 3), u64_at(second + 7)), (2, 3));
+        assert_eq!(&b[second + 20..second + 22], b"x\0");
+        assert_eq!(&b[second + 22..second + 30], b"</strls>");
     }
 }
