@@ -1,14 +1,19 @@
-//! SPSS system files (`.sav`), uncompressed, written from the format as
-//! GNU PSPP's developers' guide documents it ("System File Format").
+//! SPSS system files (`.sav`) with bytecode compression, written from the
+//! format as GNU PSPP's developers' guide documents it ("System File
+//! Format").
 //!
 //! Records, in order: the file header (`$FL2`, the case size in 8-byte
-//! elements, no compression, the case count), one variable record per
+//! elements, bytecode compression with bias 100, the case count), one variable record per
 //! column (a string wider than 8 bytes adds one continuation record per
 //! further 8 bytes), value labels (type 3, with their type 4 variable
 //! index), the machine integer and float info (7.3, 7.4), display
 //! parameters (7.11: labelled and text columns nominal, others scale), long
 //! variable names (7.13), the character encoding (7.20, UTF-8), the
-//! dictionary end (999), then the cases.
+//! dictionary end (999), then the cases, compressed: each 8-byte element
+//! becomes a code in a block of eight (a whole number from -99 to 151 is
+//! the number plus 100, 255 system-missing, 254 eight blanks), with the
+//! elements coded 253 following the block as they are. Survey data are
+//! mostly small codes, so this is several times smaller.
 //!
 //! Numbers are doubles; an empty cell is system-missing; a DK or RF code is
 //! kept and declared user-missing (the variable's discrete missing values),
@@ -192,24 +197,94 @@ pub fn write(
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let dictionary = dictionary(table, &vars, &long, label, stamp);
     out.write_all(&dictionary).map_err(io)?;
+    let numeric: Vec<bool> = vars
+        .iter()
+        .flat_map(|v| std::iter::repeat_n(v.width.is_none(), v.elements))
+        .collect();
     let mut row = Vec::new();
+    let mut packed = Vec::new();
+    let mut compressor = Compressor::default();
     let mut failed = None;
     table.each_row(|_, cells| {
         row.clear();
         push_case(&mut row, cells, &vars);
-        if failed.is_none()
-            && let Err(e) = out.write_all(&row)
-        {
-            failed = Some(e);
+        compressor.case(&row, &numeric, &mut packed);
+        if packed.len() >= 1 << 16 {
+            if failed.is_none()
+                && let Err(e) = out.write_all(&packed)
+            {
+                failed = Some(e);
+            }
+            packed.clear();
         }
         Ok(())
     })?;
+    compressor.finish(&mut packed);
     if let Some(e) = failed {
         return Err(io(e));
     }
+    out.write_all(&packed).map_err(io)?;
     let file = out.into_inner().map_err(|e| io(e.into_error()))?;
     file.sync_all().map_err(io)?;
     Ok(long)
+}
+
+/// SPSS's bytecode compression, across cases: blocks of eight codes,
+/// each block followed by the elements it codes 253.
+#[derive(Default)]
+struct Compressor {
+    codes: Vec<u8>,
+    literals: Vec<u8>,
+}
+
+/// The compression bias: code `n` (1–251) is the number `n - BIAS`.
+const BIAS: f64 = 100.0;
+
+impl Compressor {
+    /// Compresses one uncompressed case (`numeric` says which of its
+    /// 8-byte elements are numbers) onto `out`.
+    fn case(&mut self, row: &[u8], numeric: &[bool], out: &mut Vec<u8>) {
+        for (element, &number) in row.chunks_exact(8).zip(numeric) {
+            let code = if number {
+                let x = f64::from_le_bytes(element.try_into().expect("8 bytes"));
+                if x == SYSMIS {
+                    255
+                } else if x.fract() == 0.0 && (1.0 - BIAS..=251.0 - BIAS).contains(&x) {
+                    (x + BIAS) as u8
+                } else {
+                    253
+                }
+            } else if element == b"        " {
+                254
+            } else {
+                253
+            };
+            self.codes.push(code);
+            if code == 253 {
+                self.literals.extend_from_slice(element);
+            }
+            if self.codes.len() == 8 {
+                self.flush(out);
+            }
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        if self.codes.is_empty() {
+            return;
+        }
+        // Code 0 is padding, ignored.
+        self.codes.resize(8, 0);
+        out.extend_from_slice(&self.codes);
+        out.extend_from_slice(&self.literals);
+        self.codes.clear();
+        self.literals.clear();
+    }
+
+    /// Writes the last, partial block.
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.flush(out);
+    }
 }
 
 /// SPSS dates count seconds from 1582-10-14.
@@ -273,10 +348,10 @@ fn dictionary(table: &Table, vars: &[Var], long: &[String], label: &str, stamp: 
     int(&mut b, 2); // layout code
     let case_size: usize = vars.iter().map(|v| v.elements).sum();
     int(&mut b, case_size as i32);
-    int(&mut b, 0); // no compression
+    int(&mut b, 1); // bytecode compression
     int(&mut b, 0); // no weight variable
     int(&mut b, i32::try_from(table.rows).unwrap_or(-1));
-    b.extend_from_slice(&100.0f64.to_le_bytes()); // bias
+    b.extend_from_slice(&BIAS.to_le_bytes());
     padded(&mut b, &stamp.date, 9);
     padded(&mut b, &stamp.time, 8);
     padded(&mut b, label, 64);
@@ -415,6 +490,58 @@ mod tests {
         }
     }
 
+    /// Undoes the bytecode compression: the cases' elements as written
+    /// uncompressed.
+    fn decompress(mut b: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        while b.len() >= 8 {
+            let (codes, rest) = b.split_at(8);
+            b = rest;
+            for &code in codes {
+                match code {
+                    0 => {}
+                    1..=251 => out.extend_from_slice(&(f64::from(code) - BIAS).to_le_bytes()),
+                    253 => {
+                        out.extend_from_slice(&b[..8]);
+                        b = &b[8..];
+                    }
+                    254 => out.extend_from_slice(b"        "),
+                    255 => out.extend_from_slice(&SYSMIS.to_le_bytes()),
+                    c => panic!("code {c}"),
+                }
+            }
+        }
+        assert!(b.is_empty(), "whole blocks");
+        out
+    }
+
+    #[test]
+    fn compression_gives_back_every_element() {
+        let numbers = [
+            1.0, -99.0, 151.0, 152.0, -100.0, 0.5, SYSMIS, 98.0, 1e300, 0.0,
+        ];
+        let mut row = Vec::new();
+        let mut numeric = Vec::new();
+        for x in numbers {
+            row.extend_from_slice(&f64::to_le_bytes(x));
+            numeric.push(true);
+        }
+        for text in [b"        ", b"abc     ", b"        "] {
+            row.extend_from_slice(text);
+            numeric.push(false);
+        }
+        let mut c = Compressor::default();
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            c.case(&row, &numeric, &mut out);
+        }
+        c.finish(&mut out);
+        assert_eq!(decompress(&out), row.repeat(3));
+        // 39 elements: 5 blocks of codes, 5 literals a case (152, -100,
+        // 0.5, 1e300, abc).
+        assert_eq!(out.len(), 5 * 8 + 3 * 5 * 8);
+    }
+
     struct Reader<'b> {
         b: &'b [u8],
         at: usize,
@@ -471,7 +598,7 @@ mod tests {
         // case_id is 10 bytes: 2 elements; then sex, born, and 1 element.
         assert_eq!(
             [r.int(), r.int(), r.int(), r.int(), r.int()],
-            [2, 5, 0, 0, 2]
+            [2, 5, 1, 0, 2]
         );
         assert_eq!(r.f64(), 100.0);
         assert_eq!(r.text(9), "07 Dec 26");
@@ -535,8 +662,10 @@ mod tests {
         assert_eq!([r.int(), r.int(), r.int(), r.int()], [7, 20, 1, 5]);
         assert_eq!(r.text(5), "UTF-8");
         assert_eq!([r.int(), r.int()], [999, 0]);
-        // Two cases of 5 elements.
-        assert_eq!(b.len() - r.at, 2 * 5 * 8);
+        // Two cases of 5 elements, compressed.
+        let cases = decompress(&b[r.at..]);
+        assert_eq!(cases.len(), 2 * 5 * 8);
+        let mut r = Reader { b: &cases, at: 0 };
         assert_eq!(r.text(16), "abcdefghij      ");
         assert_eq!(r.f64(), 1.0);
         assert_eq!(r.f64(), 86_400.0, "one day after the epoch");
@@ -574,7 +703,12 @@ mod tests {
             find(b"T=00600\0\t").is_some(),
             "the very long string record"
         );
-        let cases = &b[b.len() - 2 * 76 * 8..];
+        let end = b
+            .windows(8)
+            .position(|w| w == [0xe7, 3, 0, 0, 0, 0, 0, 0])
+            .expect("999");
+        let cases = &decompress(&b[end + 8..]);
+        assert_eq!(cases.len(), 2 * 76 * 8);
         let first = &cases[..76 * 8];
         assert_eq!(&first[..255], &text.as_bytes()[..255]);
         assert_eq!(first[255], b' ');
