@@ -15,6 +15,9 @@
 //! (left out when `VICOR_BENCH_NO_PHASES` is set). Results go in
 //! `docs/performance.md` under "Export".
 //!
+//! `VICOR_BENCH_FORMATS=csv,dta,sav,parquet` times those formats of the
+//! level files instead of CSV alone (the `--format` of `vicor export`).
+//!
 //! The store is encrypted, as field stores are (`VICOR_BENCH_PLAIN` makes
 //! an unencrypted one). `VICOR_BENCH_DB=PATH` keeps the store at PATH and
 //! reuses it on the next run, to time the export alone. Times are printed
@@ -272,6 +275,19 @@ fn main() {
         phases(&store, &instrument);
     }
     let instruments = [instrument];
+    let formats: Vec<vicor::export::Format> = std::env::var("VICOR_BENCH_FORMATS")
+        .unwrap_or_else(|_| "csv".into())
+        .split(',')
+        .map(|f| match f.trim() {
+            "csv" => vicor::export::Format::Csv,
+            "dta" => vicor::export::Format::Dta,
+            "sav" => vicor::export::Format::Sav,
+            "parquet" => vicor::export::Format::Parquet,
+            other => {
+                panic!("VICOR_BENCH_FORMATS: unknown format {other:?} (csv, dta, sav, parquet)")
+            }
+        })
+        .collect();
     let runs: usize = std::env::var("VICOR_BENCH_RUNS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -285,6 +301,7 @@ fn main() {
             &out,
             &vicor::export::Options {
                 status: vicor::export::StatusFilter::All,
+                formats: formats.clone(),
                 ..Default::default()
             },
         )
@@ -294,7 +311,7 @@ fn main() {
         let all_seconds = process_cpu() - all0;
         let rows: usize = summary.files.iter().map(|(_, n)| n).sum();
         println!(
-            "export {run}: {} interviews, {rows} rows in {} files: {seconds:.2} s (cpu {cpu_seconds:.2} s on this thread, {all_seconds:.2} s in all; {:.0} interviews/s)",
+            "export {run} ({formats:?}): {} interviews, {rows} rows in {} files: {seconds:.2} s (cpu {cpu_seconds:.2} s on this thread, {all_seconds:.2} s in all; {:.0} interviews/s)",
             summary.cases,
             summary.files.len(),
             summary.cases as f64 / seconds

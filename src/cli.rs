@@ -213,6 +213,19 @@ pub enum ExportStatus {
     All,
 }
 
+/// A file format of `vicor export`'s level files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One CSV per level, with R, Stata and SPSS import scripts.
+    Csv,
+    /// Stata .dta (format 118): labels, DK/RF as .a/.b.
+    Dta,
+    /// SPSS .sav: labels, DK/RF user-missing.
+    Sav,
+    /// Parquet: labels and DK/RF codes in the file's metadata.
+    Parquet,
+}
+
 /// Export the store's interviews for analysis: one CSV per level (main,
 /// one per roster) keyed by case and roster rows, paradata, durations,
 /// codebook.json and codebook.md, import.R, import.do, import.sps and a
@@ -240,6 +253,17 @@ pub struct ExportArgs {
     /// Which cases to export.
     #[arg(long, value_enum, default_value = "complete")]
     pub status: ExportStatus,
+    /// The formats of the level files: csv, dta, sav, parquet; several with commas
+    /// or by repeating the flag (`--format csv,dta`). Without csv, the
+    /// import scripts are not written.
+    #[arg(
+        long = "format",
+        value_name = "FORMAT",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "csv"
+    )]
+    pub formats: Vec<ExportFormat>,
     /// Replace OUT when it exists and holds files.
     #[arg(long)]
     pub force: bool,
@@ -398,6 +422,30 @@ mod tests {
             panic!("not the export command");
         };
         assert_eq!(args.status, super::ExportStatus::Complete);
+        assert_eq!(args.formats, [super::ExportFormat::Csv]);
+        for spelling in [
+            &["--format", "csv,dta,sav"][..],
+            &["--format=csv", "--format", "dta,sav"],
+            &["--format", "csv", "--format", "dta", "--format=sav"],
+        ] {
+            let cli = Cli::try_parse_from(
+                ["vicor", "export", "--db", "c", "--out", "x"]
+                    .iter()
+                    .chain(spelling),
+            )
+            .expect("valid arguments");
+            let Command::Export(args) = cli.command else {
+                panic!("not the export command");
+            };
+            use super::ExportFormat::{Csv, Dta, Sav};
+            assert_eq!(args.formats, [Csv, Dta, Sav], "{spelling:?}");
+        }
+        assert!(
+            Cli::try_parse_from([
+                "vicor", "export", "--db", "c", "--out", "x", "--format", "xlsx"
+            ])
+            .is_err()
+        );
         assert!(Cli::try_parse_from(["vicor", "export", "--db", "c.db"]).is_err());
         assert!(
             Cli::try_parse_from([

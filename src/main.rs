@@ -467,6 +467,16 @@ fn export(args: cli::ExportArgs) -> Outcome {
             cli::ExportStatus::All => vicor::export::StatusFilter::All,
         },
         force: args.force,
+        formats: args
+            .formats
+            .iter()
+            .map(|f| match f {
+                cli::ExportFormat::Csv => vicor::export::Format::Csv,
+                cli::ExportFormat::Dta => vicor::export::Format::Dta,
+                cli::ExportFormat::Sav => vicor::export::Format::Sav,
+                cli::ExportFormat::Parquet => vicor::export::Format::Parquet,
+            })
+            .collect(),
     };
     let summary =
         vicor::export::export(&store, &instruments, &args.out, &options).map_err(|e| match e {

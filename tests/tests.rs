@@ -37,5 +37,8 @@ mod analysis_files;
 /// `vicor export`: round trip, generated R script, versions, bad input.
 mod export;
 
+/// `vicor export --format`: .dta and .sav read back in R (haven) and PSPP.
+mod formats;
+
 /// `vicor simulate` and `vicor demo`: the chain end to end, the report in a browser.
 mod demo;

@@ -103,6 +103,40 @@ pub fn have_r_survey() -> bool {
     ok
 }
 
+/// True when R with the haven package (Debian's `r-cran-haven`) is on this
+/// machine. In CI (`VICOR_REQUIRE_R=1`) a missing haven is a failure.
+pub fn have_r_haven() -> bool {
+    let ok = Command::new("Rscript")
+        .args(["-e", "suppressMessages(library(haven))"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok && std::env::var_os("VICOR_REQUIRE_R").is_some() {
+        panic!("VICOR_REQUIRE_R is set but Rscript with the haven package is not available");
+    }
+    if !ok {
+        eprintln!("skipped: Rscript with the R haven package (r-cran-haven) is not installed");
+    }
+    ok
+}
+
+/// True when Python's pyarrow (PyPI) is on this machine. In CI
+/// (`VICOR_REQUIRE_PYARROW=1`) a missing pyarrow is a failure.
+pub fn have_pyarrow() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import pyarrow.parquet"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok && std::env::var_os("VICOR_REQUIRE_PYARROW").is_some() {
+        panic!("VICOR_REQUIRE_PYARROW is set but python3 with pyarrow is not available");
+    }
+    if !ok {
+        eprintln!("skipped: python3 with pyarrow (pip install pyarrow) is not installed");
+    }
+    ok
+}
+
 /// True when GNU PSPP (Debian's `pspp`) is on this machine. In CI
 /// (`VICOR_REQUIRE_PSPP=1`) a missing PSPP is a failure, not a skip.
 pub fn have_pspp() -> bool {

@@ -25,6 +25,32 @@ pub struct Meta<'m> {
     pub cases: usize,
     /// (file, rows).
     pub files: &'m [(String, usize)],
+    /// Rows of each level, in layout order.
+    pub level_rows: &'m [usize],
+    /// The formats of the level files.
+    pub formats: &'m [super::Format],
+    /// Columns a binary format names otherwise than the CSV.
+    pub renamed: &'m [Renamed],
+}
+
+/// A column that a binary file names otherwise than the CSV header (a
+/// name too long or not allowed there).
+#[derive(Debug, Clone)]
+pub struct Renamed {
+    /// The file, e.g. `main.dta`.
+    pub file: String,
+    /// The CSV header (the codebook's column name).
+    pub column: String,
+    /// Its name in `file`.
+    pub name: String,
+}
+
+/// The files written for a level (CSV and binary), in format order.
+fn level_files(meta: &Meta, level: &str) -> Vec<String> {
+    meta.formats
+        .iter()
+        .map(|f| format!("{level}.{}", f.extension()))
+        .collect()
 }
 
 impl Meta<'_> {
@@ -92,7 +118,8 @@ pub fn write(layout: &Layout, meta: &Meta, dir: &Path) -> Result<(), ExportError
     let mut files: Vec<Json> = layout
         .levels
         .iter()
-        .map(|l| {
+        .zip(meta.level_rows)
+        .map(|(l, &level_rows)| {
             json!({
                 "file": l.file(),
                 "level": l.id,
@@ -100,7 +127,8 @@ pub fn write(layout: &Layout, meta: &Meta, dir: &Path) -> Result<(), ExportError
                 "keys": l.columns[..l.keys].to_vec(),
                 "parent": if l.chain.len() > 1 { Some(format!("{}.csv", l.chain[l.chain.len() - 2])) } else if l.chain.is_empty() { None } else { Some("main.csv".to_string()) },
                 "row_labels": l.row_labels.iter().map(|r| json!({"code": r.code, "label": r.text.by_language})).collect::<Vec<_>>(),
-                "rows": rows(&l.file()),
+                "rows": level_rows,
+                "written": level_files(meta, &l.id),
                 "columns": l.columns,
             })
         })
@@ -126,9 +154,24 @@ pub fn write(layout: &Layout, meta: &Meta, dir: &Path) -> Result<(), ExportError
         "left_out_pii": layout.left_out,
         "case_columns": CASE_COLUMNS,
         "selected_respondent": "main.csv has one row per case: the household's answers and those of the selected respondent, whose questions are items outside any roster; a random item (type random_row) holds the row key of the roster row drawn, e.g. the selected person's members_row",
+        "formats": meta.formats.iter().map(|f| f.extension()).collect::<Vec<_>>(),
         "files": files,
+        "renamed": meta.renamed.iter().map(|r| json!({"file": r.file, "column": r.column, "name": r.name})).collect::<Vec<_>>(),
         "variables": layout.variables.iter().map(|v| variable_json(layout, v)).collect::<Vec<_>>(),
     });
+    let mut codebook = codebook;
+    // An export in CSV alone keeps the codebook it had before `--format`.
+    if meta.formats == [super::Format::Csv]
+        && let Some(book) = codebook.as_object_mut()
+    {
+        book.remove("formats");
+        book.remove("renamed");
+        if let Some(Json::Array(files)) = book.get_mut("files") {
+            for f in files.iter_mut().filter_map(Json::as_object_mut) {
+                f.remove("written");
+            }
+        }
+    }
     let text = serde_json::to_string_pretty(&codebook).expect("a JSON value always serializes");
     text_file(dir, "codebook.json", &(text + "\n"))?;
     text_file(dir, "codebook.md", &markdown(layout, meta))
@@ -210,11 +253,13 @@ fn markdown(layout: &Layout, meta: &Meta) -> String {
             Some(t) => format!("row of roster `{}` ({})", l.id, cell(t.get(lang))),
             None => format!("row of roster `{}`", l.id),
         };
-        let rows = meta
-            .files
+        let rows = layout
+            .levels
             .iter()
-            .find(|(f, _)| *f == l.file())
-            .map_or(0, |(_, n)| *n);
+            .position(|m| m.id == l.id)
+            .and_then(|i| meta.level_rows.get(i))
+            .copied()
+            .unwrap_or(0);
         let _ = writeln!(
             s,
             "| `{}` | {} | {} | {} |",
@@ -242,6 +287,30 @@ fn markdown(layout: &Layout, meta: &Meta) -> String {
         "`main.csv` also has the case columns {}.\n",
         CASE_COLUMNS.map(|c| format!("`{c}`")).join(", ")
     );
+    if meta.formats != [super::Format::Csv] {
+        let written: Vec<String> = layout
+            .levels
+            .iter()
+            .flat_map(|l| level_files(meta, &l.id))
+            .map(|f| format!("`{f}`"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "**Formats.** Each level is written as {} (the file names above are the levels' CSV names).\n",
+            written.join(", ")
+        );
+    }
+    if !meta.renamed.is_empty() {
+        let _ = writeln!(
+            s,
+            "**Renamed columns.** These columns have another name in a binary file, \
+             where the CSV name is too long or not allowed:\n\n| file | column | name there |\n|---|---|---|"
+        );
+        for r in meta.renamed {
+            let _ = writeln!(s, "| `{}` | `{}` | `{}` |", r.file, r.column, r.name);
+        }
+        s.push('\n');
+    }
     for l in &layout.levels {
         let _ = writeln!(s, "## {}\n", l.file());
         if !l.row_labels.is_empty() {

@@ -22,8 +22,12 @@
 //! No terminal code: the binary prints the [`Summary`].
 
 mod codebook;
+mod columns;
+mod dta;
 pub mod layout;
+mod parquet;
 pub mod replay;
+mod sav;
 mod scripts;
 mod sink;
 mod tables;
@@ -106,6 +110,18 @@ pub enum ExportError {
     #[error("cannot write {path}: {source}")]
     Csv { path: PathBuf, source: csv::Error },
 
+    /// A cell of a level CSV that does not read as its column's type while
+    /// the binary files are made from it (a bug in vicor).
+    #[error(
+        "{path}:{line}: column `{column}`: {why}, where the binary formats need its column's type (a bug in vicor: please report it; --format csv alone avoids it)"
+    )]
+    Convert {
+        path: PathBuf,
+        line: usize,
+        column: String,
+        why: String,
+    },
+
     /// A stored path that the engine cannot read (a damaged store).
     #[error(
         "case {case} has answers at paths that are not item paths ({paths}): the store may be damaged; check it with a copy of vicor that wrote it"
@@ -130,6 +146,45 @@ pub struct Options {
     pub status: StatusFilter,
     /// Replace an existing non-empty output folder.
     pub force: bool,
+    /// The formats of the level files; empty means CSV alone.
+    pub formats: Vec<Format>,
+}
+
+/// A file format of the level files (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Format {
+    /// One CSV per level, with the R, Stata and SPSS import scripts.
+    Csv,
+    /// Stata `.dta`, format 118 (Stata 14 and later).
+    Dta,
+    /// SPSS system file `.sav`, uncompressed.
+    Sav,
+    /// Parquet, labels in the key-value metadata.
+    Parquet,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Dta => "dta",
+            Format::Sav => "sav",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+impl Options {
+    /// The formats asked for, each once, CSV first; CSV alone by default.
+    pub fn formats(&self) -> Vec<Format> {
+        let mut f = self.formats.clone();
+        if f.is_empty() {
+            f.push(Format::Csv);
+        }
+        f.sort();
+        f.dedup();
+        f
+    }
 }
 
 /// What was written.
@@ -183,12 +238,23 @@ pub fn export(
         staging.path(),
         options.include_pii,
     )?;
-    let mut files: Vec<(String, usize)> = layout
-        .levels
-        .iter()
-        .map(|l| l.file())
-        .zip(counts.levels.iter().copied())
-        .collect();
+    let formats = options.formats();
+    let binary = binary_files(&layout, &used, &formats, &counts.levels, staging.path())?;
+    let mut files: Vec<(String, usize)> = Vec::new();
+    for (level, rows) in layout.levels.iter().zip(counts.levels.iter().copied()) {
+        if formats.contains(&Format::Csv) {
+            files.push((level.file(), rows));
+        } else {
+            // Written only to make the binary files from.
+            let path = staging.path().join(level.file());
+            std::fs::remove_file(&path).map_err(|source| ExportError::Io { path, source })?;
+        }
+        for f in &binary.files {
+            if f.level == level.id {
+                files.push((f.file.clone(), rows));
+            }
+        }
+    }
     files.push(("paradata.csv".into(), counts.events));
     files.push(("durations.csv".into(), cases.len()));
     if options.include_pii {
@@ -201,9 +267,17 @@ pub fn export(
         options,
         cases: cases.len(),
         files: &files,
+        level_rows: &counts.levels,
+        formats: &formats,
+        renamed: &binary.renamed,
     };
     codebook::write(&layout, &meta, staging.path())?;
-    scripts::write(&layout, &meta, staging.path())?;
+    // The import scripts read the CSVs; the design file serves any format.
+    if formats.contains(&Format::Csv) {
+        scripts::write(&layout, &meta, staging.path())?;
+    } else {
+        text_file(staging.path(), "design.yaml", scripts::DESIGN_TEMPLATE)?;
+    }
     staging.finish(options.force)?;
     Ok(Summary {
         out: out.to_path_buf(),
@@ -212,6 +286,74 @@ pub fn export(
         left_out: layout.left_out.clone(),
         filtered: total - cases.len(),
     })
+}
+
+/// The binary files written, and the columns they had to rename.
+struct Binary {
+    files: Vec<BinaryFile>,
+    renamed: Vec<codebook::Renamed>,
+}
+
+struct BinaryFile {
+    level: String,
+    file: String,
+}
+
+/// Writes each level's `.dta`, `.sav` and `.parquet` (as asked) from its CSV in the
+/// staging folder.
+fn binary_files(
+    layout: &Layout,
+    used: &[&Instrument],
+    formats: &[Format],
+    rows: &[usize],
+    dir: &Path,
+) -> Result<Binary, ExportError> {
+    let mut out = Binary {
+        files: Vec::new(),
+        renamed: Vec::new(),
+    };
+    if formats.iter().all(|f| *f == Format::Csv) {
+        return Ok(out);
+    }
+    let inst = used.last().expect("an export has at least one instrument");
+    let lang = inst.default_language.as_str();
+    let stamp = sav::Stamp::now();
+    for (level, &want) in layout.levels.iter().zip(rows) {
+        let columns = columns::level_columns(layout, level, lang);
+        let table = columns::Table::scan(&dir.join(level.file()), columns)?;
+        debug_assert_eq!(table.rows, want, "{}", level.file());
+        let label = match &level.title {
+            Some(t) => format!("{} {}: {}", inst.id, level.id, t.get(lang)),
+            None => format!("{} {}: {}", inst.id, level.id, inst.title.get(lang)),
+        };
+        for &f in formats {
+            let file = format!("{}.{}", level.id, f.extension());
+            let path = dir.join(&file);
+            let names = match f {
+                Format::Csv => continue,
+                Format::Dta => dta::write(&table, &label, &path)?,
+                Format::Sav => sav::write(&table, &label, &stamp, &path)?,
+                Format::Parquet => {
+                    parquet::write(&table, &label, &path)?;
+                    table.columns.iter().map(|c| c.name.clone()).collect()
+                }
+            };
+            for (column, name) in table.columns.iter().zip(names) {
+                if column.name != name {
+                    out.renamed.push(codebook::Renamed {
+                        file: file.clone(),
+                        column: column.name.clone(),
+                        name,
+                    });
+                }
+            }
+            out.files.push(BinaryFile {
+                level: level.id.clone(),
+                file,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// (version, hash) → number of cases, in first-seen order.

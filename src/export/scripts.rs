@@ -489,7 +489,7 @@ fn fresh_spss_name(wanted: &str, used: &mut HashSet<String>) -> String {
 /// The SPSS names of a file's columns: the CSV header where SPSS takes it,
 /// else a close name (`to` → `to_`, `_x` → `v_x`, cut at 64 bytes), all
 /// different.
-fn spss_names(columns: &[String]) -> Vec<String> {
+pub(super) fn spss_names(columns: &[String]) -> Vec<String> {
     let mut used: HashSet<String> = columns
         .iter()
         .filter(|c| is_spss_name(c))
