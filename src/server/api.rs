@@ -858,7 +858,7 @@ async fn store_copies(
     let copies: Vec<&CaseCopy> = stored.iter().map(|s| s.0).collect();
     db::insert_children(tx, &copies)
         .await
-        .map_err(|e| ApiError::bad(e))?;
+        .map_err(ApiError::bad)?;
     Ok(())
 }
 
@@ -880,7 +880,7 @@ pub async fn get_case(
     if !may_see(&*client, &user, &owner).await? {
         return Err(not_found());
     }
-    let mut copies = db::read_copies(&client, &[uuid.clone()]).await?;
+    let mut copies = db::read_copies(&client, std::slice::from_ref(&uuid)).await?;
     copies.pop().map(Json).ok_or_else(not_found)
 }
 
