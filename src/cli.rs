@@ -43,6 +43,174 @@ pub enum Command {
 
     /// Simulate, export, weight and estimate, with the truth beside each estimate.
     Demo(DemoArgs),
+
+    /// Run the central server on PostgreSQL (see docs/server.md).
+    Serve(ServeArgs),
+    /// Add accounts or revoke their tokens, straight in the server's database.
+    Users(UsersArgs),
+    /// Log in to the server: keep a device token in the store, or print it.
+    Login(LoginArgs),
+    /// Pull assignments and reviews from the server, push started cases.
+    Sync(SyncArgs),
+    /// Headquarters: put instruments on the server.
+    Publish(PublishArgs),
+    /// Headquarters: load the sample and assign its households.
+    Assign(AssignArgs),
+    /// Supervisors: list cases, approve them, or reject them with a comment.
+    Review(ReviewArgs),
+}
+
+/// `vicor serve`: the HTTP(S) server, its store in PostgreSQL.
+///
+/// The database password, if any, comes from PGPASSWORD, never from the URL.
+/// Plain HTTP is served only on a loopback address unless --insecure is said.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// PostgreSQL URL, e.g. postgres://vicor@localhost/vicor (no password).
+    #[arg(long, value_name = "URL")]
+    pub database: String,
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8470")]
+    pub listen: std::net::SocketAddr,
+    /// Certificate chain (PEM) for HTTPS.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for HTTPS.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (behind a TLS proxy).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Days a device token stays valid.
+    #[arg(long, value_name = "DAYS", default_value_t = 60)]
+    pub token_days: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    /// PostgreSQL URL of the server's database (no password: PGPASSWORD).
+    #[arg(long, value_name = "URL", global = true)]
+    pub database: Option<String>,
+    #[command(subcommand)]
+    pub action: UsersAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersAction {
+    /// Add an account, or change its role, supervisor and password.
+    Add {
+        /// The user name.
+        name: String,
+        #[arg(long, value_enum)]
+        role: UserRole,
+        /// The enumerator's supervisor (a supervisor account).
+        #[arg(long, value_name = "NAME")]
+        supervisor: Option<String>,
+        /// Environment variable holding the password.
+        #[arg(long, value_name = "VAR")]
+        password_env: String,
+    },
+    /// Revoke every token of a user (a lost or stolen laptop).
+    Revoke { name: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UserRole {
+    Headquarters,
+    Supervisor,
+    Enumerator,
+}
+
+/// How to reach the server as headquarters or a supervisor.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The server, e.g. https://survey.example.org:8470.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// Environment variable holding the token `vicor login` printed.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: String,
+    /// CA certificate (PEM) that signed the server's certificate.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+    /// Environment variable holding the password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: String,
+    /// Keep the token in this store (an enumerator's laptop); without it the
+    /// token is printed, for headquarters and supervisors to keep.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Environment variable holding the store's passphrase.
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
+    /// A name for this device, shown in the server's audit trail.
+    #[arg(long, value_name = "NAME")]
+    pub device: Option<String>,
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The server; default: the one `vicor login` stored.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Folder for the assignments' instruments; default: `instruments`
+    /// beside the store.
+    #[arg(long, value_name = "DIR")]
+    pub instruments: Option<PathBuf>,
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Instruments (YAML) to put on the server.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// The sample is a CSV with the columns area, household, address,
+/// instrument_id, instrument_version and enumerator. Loading it again is
+/// harmless; a changed enumerator reassigns a household not yet sent.
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[arg(value_name = "SAMPLE")]
+    pub sample: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The case to decide on; without it, list the cases to review.
+    #[arg(value_name = "CASE")]
+    pub case: Option<String>,
+    #[arg(long, conflicts_with_all = ["reject", "take_laptop"], requires = "case")]
+    pub approve: bool,
+    /// Send the case back to the enumerator; needs --comment.
+    #[arg(long, requires_all = ["case", "comment"], conflicts_with = "take_laptop")]
+    pub reject: bool,
+    /// Settle a conflict with the laptop's copy the server kept.
+    #[arg(long, requires = "case")]
+    pub take_laptop: bool,
+    /// What the enumerator should correct (shown in the case list).
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
 }
 
 /// Simulate the demo country: its census, a stratified two-stage sample and
@@ -236,8 +404,23 @@ pub enum ExportFormat {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The store to export (opened read-only).
-    #[arg(long, value_name = "PATH")]
-    pub db: PathBuf,
+    #[arg(long, value_name = "PATH", required_unless_present = "server")]
+    pub db: Option<PathBuf>,
+    /// Export the cases on the server instead (headquarters: all of them; a
+    /// supervisor: its team's), with --token-env.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "db",
+        requires = "token_env"
+    )]
+    pub server: Option<String>,
+    /// Environment variable holding the token, with --server.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// CA certificate (PEM) of the server, with --server.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
     /// The output folder; it must not exist or be empty (see --force).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,

@@ -5,6 +5,7 @@
 //! below returns a `Result` and `main` renders the error once.
 
 mod cli;
+mod fieldwork;
 
 use std::process::ExitCode;
 
@@ -15,7 +16,7 @@ use vicor::analysis_file::FileKind;
 use crate::cli::{Cli, Command};
 
 /// Why a mode failed: the user's input (exit 1) or a bug (exit 2).
-enum Failure {
+pub(crate) enum Failure {
     User(miette::Report),
     Internal(miette::Report),
 }
@@ -31,7 +32,7 @@ impl Failure {
     }
 }
 
-type Outcome = Result<ExitCode, Failure>;
+pub(crate) type Outcome = Result<ExitCode, Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -75,6 +76,13 @@ fn run(cli: Cli) -> Outcome {
         Command::Weight(args) => weight(args),
         Command::Simulate(args) => simulate(args),
         Command::Demo(args) => demo(args),
+        Command::Serve(args) => fieldwork::serve(args),
+        Command::Users(args) => fieldwork::users(args),
+        Command::Login(args) => fieldwork::login(args),
+        Command::Sync(args) => fieldwork::sync(args),
+        Command::Publish(args) => fieldwork::publish(args),
+        Command::Assign(args) => fieldwork::assign(args),
+        Command::Review(args) => fieldwork::review(args),
     }
 }
 
@@ -457,9 +465,23 @@ fn export(args: cli::ExportArgs) -> Outcome {
             .map(|p| load_instrument(p))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let key = store_key(args.key_env.as_deref())?;
-    let store =
-        vicor::store::Store::open_read_only(&args.db, key.as_deref()).map_err(store_failure)?;
+    // From the server: its cases go into a private, encrypted temporary
+    // store, exported exactly as a laptop's store is.
+    let (_download, db, key) = match (&args.server, &args.db) {
+        (Some(server), _) => {
+            let token_env = args.token_env.as_deref().unwrap_or_default();
+            let (dir, key) = fieldwork::download_store(server, token_env, args.ca_cert.as_deref())?;
+            let db = dir.path.join("server.db");
+            (Some(dir), db, Some(key))
+        }
+        (None, Some(db)) => (None, db.clone(), store_key(args.key_env.as_deref())?),
+        (None, None) => {
+            return Err(Failure::user(miette::miette!(
+                "give the store with --db PATH, or the server with --server URL"
+            )));
+        }
+    };
+    let store = vicor::store::Store::open_read_only(&db, key.as_deref()).map_err(store_failure)?;
     let options = vicor::export::Options {
         include_pii: args.include_pii,
         status: match args.status {
@@ -519,7 +541,7 @@ fn bundled_instruments() -> Vec<vicor::instrument::Instrument> {
 
 /// The passphrase of the stores, read from the environment variable named by
 /// `--key-env` (never from the command line); `None` without the flag.
-fn store_key(key_env: Option<&str>) -> Result<Option<String>, Failure> {
+pub(crate) fn store_key(key_env: Option<&str>) -> Result<Option<String>, Failure> {
     let Some(var) = key_env else {
         return Ok(None);
     };
@@ -538,7 +560,7 @@ fn store_key(key_env: Option<&str>) -> Result<Option<String>, Failure> {
 }
 
 /// A store error is the user's to fix, except an unexpected SQLite failure.
-fn store_failure(err: vicor::store::StoreError) -> Failure {
+pub(crate) fn store_failure(err: vicor::store::StoreError) -> Failure {
     if err.is_internal() {
         Failure::internal(err)
     } else {

@@ -41,6 +41,7 @@ mod merge;
 mod pack;
 mod schema;
 pub mod session;
+pub mod sync;
 mod types;
 
 // Reading many cases at once, for export.

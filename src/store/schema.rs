@@ -145,6 +145,37 @@ const V5: &str = "
 DELETE FROM case_packs;
 ";
 
+/// Version 6: what the laptop keeps for the central server (`store/sync.rs`):
+/// its address and token, the cases assigned to this enumerator, and per
+/// case the server's revision, the digest of the copy it accepted and the
+/// supervisor's review. Apart from the case tables, which stay the record.
+const V6: &str = "
+CREATE TABLE sync_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE sync_assignments (
+    case_uuid          TEXT PRIMARY KEY,
+    area               TEXT NOT NULL,
+    household          TEXT NOT NULL,
+    address            TEXT NOT NULL,
+    instrument_id      TEXT NOT NULL,
+    instrument_version TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE sync_cases (
+    case_uuid       TEXT PRIMARY KEY REFERENCES cases (uuid),
+    server_revision INTEGER,
+    pushed_digest   TEXT,
+    review_status   TEXT CHECK (review_status IN ('pending', 'approved', 'rejected')),
+    review_comment  TEXT,
+    reviewed_by     TEXT,
+    reviewed_utc    TEXT,
+    conflict        INTEGER NOT NULL DEFAULT 0
+) STRICT;
+";
+
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -165,6 +196,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 5,
         sql: V5,
+    },
+    Migration {
+        version: 6,
+        sql: V6,
     },
 ];
 

@@ -1341,3 +1341,69 @@ fn new_stores_get_this_vicors_cipher_settings_and_older_ones_still_open() {
         Err(StoreError::WrongKey { .. })
     ));
 }
+
+#[test]
+fn a_case_copy_written_into_another_store_reads_back_the_same() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut store, id) = filled(&dir.path().join("a.db"), None);
+    store
+        .record(
+            &id,
+            &Change::answer("q3", StoredAnswer::Decimal(0.1 + 0.2), "e1", at(3)),
+        )
+        .expect("q3");
+    store
+        .add_note(&id, None, "a note", "e1", at(4))
+        .expect("note");
+    let copies = store.case_copies(None).expect("copies");
+    assert_eq!(copies.len(), 1);
+    // The decimal travels as the text that reads back to the same bits.
+    assert!(
+        copies[0].tables[1]
+            .iter()
+            .any(|row| row[3] == sync::Cell::Real(format!("{:?}", 0.1 + 0.2)))
+    );
+    let json = serde_json::to_string(&copies[0]).expect("json");
+    let back: sync::CaseCopy = serde_json::from_str(&json).expect("parse");
+    assert_eq!(back.digest(), copies[0].digest());
+
+    let mut other = Store::open(&dir.path().join("b.db"), Some(KEY)).expect("b");
+    other.insert_copies(&[back]).expect("insert");
+    let again = other.case_copies(None).expect("copies of b");
+    assert_eq!(again, copies);
+    assert_eq!(
+        other.case(&id).expect("case"),
+        store.case(&id).expect("case")
+    );
+    // A second insert of the same case is refused, and changes nothing.
+    assert!(other.insert_copies(&again).is_err());
+    assert_eq!(other.case_copies(None).expect("copies"), copies);
+}
+
+#[test]
+fn sync_state_and_reviews_round_trip() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut store, id) = filled(&dir.path().join("a.db"), None);
+    assert!(store.synced_cases().expect("none").is_empty());
+    let review = sync::Review {
+        status: "rejected".to_string(),
+        comment: Some("re-ask q2".to_string()),
+        by: Some("sup".to_string()),
+        utc: Some("2026-12-07T10:00:00Z".to_string()),
+    };
+    let state = sync::SyncedCase {
+        server_revision: Some(2),
+        pushed_digest: Some("d".to_string()),
+        review: Some(review.clone()),
+        conflict: false,
+    };
+    store.set_synced(&[(id, state.clone())]).expect("set");
+    assert_eq!(store.synced_cases().expect("read").get(&id), Some(&state));
+    assert_eq!(store.reviews().expect("reviews").get(&id), Some(&review));
+    store.set_sync_meta("token", "t1").expect("meta");
+    store.set_sync_meta("token", "t2").expect("meta again");
+    assert_eq!(
+        store.sync_meta("token").expect("read"),
+        Some("t2".to_string())
+    );
+}
