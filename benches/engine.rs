@@ -112,6 +112,7 @@ impl CaseStore for Memory {
                 outcome: None,
                 modified: String::new(),
                 enumerator: "B".into(),
+                review: None,
             },
             Saved::default(),
         ));

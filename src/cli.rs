@@ -500,7 +500,9 @@ pub struct RunArgs {
     pub answers: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Continue this case instead of starting a new one.
+    /// Continue this case instead of starting a new one. An answer in the
+    /// file that differs from the saved one replaces it (a correction, say
+    /// of a case the supervisor sent back); the change is an event.
     #[arg(long, value_name = "ID")]
     pub case: Option<String>,
     /// Who is recorded as the enumerator.

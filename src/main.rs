@@ -786,19 +786,25 @@ fn run_script(args: cli::RunArgs) -> Outcome {
 fn cases(args: cli::CasesArgs) -> Outcome {
     let store = open_store(&args.store)?;
     let cases = store.cases().map_err(store_failure)?;
+    let reviews = store.reviews().map_err(store_failure)?;
     println!(
-        "{:<36}  {:<16}  {:<11}  {:<11}  {:<12}  modified (UTC)",
-        "case", "instrument", "status", "outcome", "enumerator"
+        "{:<36}  {:<16}  {:<11}  {:<11}  {:<12}  {:<19}  review",
+        "case", "instrument", "status", "outcome", "enumerator", "modified (UTC)"
     );
     for c in cases {
+        let review = reviews.get(&c.id).map(|r| match &r.comment {
+            Some(comment) if r.status == "rejected" => format!("rejected: {comment}"),
+            _ => r.status.clone(),
+        });
         println!(
-            "{:<36}  {:<16}  {:<11}  {:<11}  {:<12}  {}",
+            "{:<36}  {:<16}  {:<11}  {:<11}  {:<12}  {:<19}  {}",
             c.id.to_string(),
             format!("{} {}", c.instrument.id, c.instrument.version),
             c.status.as_str(),
             c.outcome.map(|o| o.to_string()).unwrap_or_default(),
             c.enumerator,
             c.modified_utc.strftime("%Y-%m-%d %H:%M:%S"),
+            review.unwrap_or_default(),
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -375,3 +375,61 @@ fn killed_at_any_point_nothing_committed_is_lost() {
     }
     eprintln!("{runs} kills; {killed_inside} landed after a commit the parent had not yet read");
 }
+
+#[test]
+fn an_answer_that_differs_from_the_saved_one_corrects_the_case() {
+    let dir = Dir::new();
+    let db = dir.join("cases.db");
+    run(vicor()
+        .arg("run")
+        .arg(example())
+        .arg("--answers")
+        .arg(fixture("answers/example-complete.yaml"))
+        .arg("--db")
+        .arg(&db))
+    .assert_code(0);
+    let id = only_case(&db, None);
+    // The supervisor sent it back: the loss is re-asked and is 150.
+    let corrected = dir.write(
+        "corrected.yaml",
+        &std::fs::read_to_string(fixture("answers/example-complete.yaml"))
+            .expect("fixture")
+            .replace("loss: 120.5", "loss: 150"),
+    );
+    let out = run(vicor()
+        .arg("run")
+        .arg(example())
+        .arg("--answers")
+        .arg(&corrected)
+        .arg("--db")
+        .arg(&db)
+        .arg("--case")
+        .arg(id.to_string()));
+    out.assert_code(0);
+    assert!(out.stdout.contains(": completed"), "{}", out.stdout);
+    let store = Store::open(&db, None).expect("open");
+    let record = store.case(&id).expect("case");
+    assert_eq!(
+        record
+            .answers
+            .get("vehicle_thefts[3].loss")
+            .map(from_stored),
+        Some(vicor::interview::Answer::Decimal(150.0))
+    );
+    // Every other answer is as it was, and the change is an event.
+    assert_eq!(
+        record.answers.get("members[2].name").map(from_stored),
+        Some(vicor::interview::Answer::Text("Ben".into()))
+    );
+    let events = store.events(&id).expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.path.as_deref() == Some("vehicle_thefts[3].loss")
+                && e.old.as_ref().map(from_stored)
+                    == Some(vicor::interview::Answer::Decimal(120.5))
+                && e.new.as_ref().map(from_stored)
+                    == Some(vicor::interview::Answer::Decimal(150.0))),
+        "{events:?}"
+    );
+}

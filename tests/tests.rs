@@ -42,3 +42,6 @@ mod formats;
 
 /// `vicor simulate` and `vicor demo`: the chain end to end, the report in a browser.
 mod demo;
+
+/// `vicor serve` on PostgreSQL and `vicor sync`: fieldwork, roles, faults.
+mod server;

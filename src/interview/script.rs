@@ -332,6 +332,14 @@ pub fn drive<E>(
     commit: &mut dyn FnMut(&Interview, &Update) -> Result<(), E>,
     warn: &mut dyn FnMut(&ItemPath, &str),
 ) -> Result<RunEnd, RunError<E>> {
+    if correct(interview, script, commit, warn)? {
+        // A correction can open questions the case never had: go to the first.
+        if let Some(first) = interview.first_unanswered() {
+            let update = interview.jump(&first).map_err(|r| rejected(&first, r))?;
+            commit(interview, &update).map_err(RunError::Commit)?;
+            interview.apply(&update);
+        }
+    }
     let mut guard = 0usize;
     loop {
         guard += 1;
@@ -383,6 +391,48 @@ pub fn drive<E>(
             Err(r) => return Err(rejected(&path, r)),
         }
     }
+}
+
+/// Replaces every saved answer that the script gives differently, in path
+/// order: how a case sent back by the supervisor is corrected from a file.
+/// Returns whether anything changed.
+fn correct<E>(
+    interview: &mut Interview,
+    script: &Script,
+    commit: &mut dyn FnMut(&Interview, &Update) -> Result<(), E>,
+    warn: &mut dyn FnMut(&ItemPath, &str),
+) -> Result<bool, RunError<E>> {
+    let mut changed = false;
+    let mut i = 0;
+    while let Some(path) = interview.path().get(i).map(|p| p.path.clone()) {
+        i += 1;
+        let (Some(answer), Some(saved)) = (script.answers.get(&path), interview.answer_of(&path))
+        else {
+            continue;
+        };
+        if saved == answer {
+            continue;
+        }
+        let update = match interview.answer_at(&path, answer.clone(), false) {
+            Ok(u) => u,
+            Err(Refusal::NeedsConfirmation(messages)) => {
+                for m in &messages {
+                    warn(&path, m);
+                }
+                interview
+                    .answer_at(&path, answer.clone(), true)
+                    .map_err(|r| rejected(&path, r))?
+            }
+            Err(Refusal::RowsWouldBeLost { .. }) => interview
+                .answer_at(&path, answer.clone(), true)
+                .map_err(|r| rejected(&path, r))?,
+            Err(r) => return Err(rejected(&path, r)),
+        };
+        commit(interview, &update).map_err(RunError::Commit)?;
+        interview.apply(&update);
+        changed = true;
+    }
+    Ok(changed)
 }
 
 fn finish<E>(

@@ -486,9 +486,8 @@ pub async fn load_sample(
             )));
         }
         match existing.get(&row.household) {
-            Some((case, enumerator)) if enumerator == &row.enumerator => {
+            Some((_, enumerator)) if enumerator == &row.enumerator => {
                 response.unchanged += 1;
-                let _ = case;
             }
             Some((case, enumerator)) => {
                 if pushed.contains(case) {

@@ -491,10 +491,14 @@ pub fn sync(
     report.cases_started = store.take_assignments(&take)?;
 
     // Reviews and copies the server holds.
-    let local: BTreeMap<String, CaseCopy> = store
+    // Each copy with its digest, computed once: hashing re-serialises it.
+    let local: BTreeMap<String, (CaseCopy, String)> = store
         .case_copies(None)?
         .into_iter()
-        .map(|c| (c.uuid.clone(), c))
+        .map(|c| {
+            let digest = c.digest();
+            (c.uuid.clone(), (c, digest))
+        })
         .collect();
     let mut synced = store.synced_cases()?;
     let mut updates: Vec<(CaseId, SyncedCase)> = Vec::new();
@@ -502,7 +506,7 @@ pub fn sync(
     for server in &state.cases {
         let id: CaseId = server.case.parse()?;
         let mut s = synced.get(&id).cloned().unwrap_or_default();
-        let Some(copy) = local.get(&server.case) else {
+        let Some((_, digest)) = local.get(&server.case) else {
             // The server has a case this laptop lost (a reinstalled laptop).
             let copy = client.case(&server.case)?;
             if copy.digest() == server.digest {
@@ -517,7 +521,7 @@ pub fn sync(
         if s.server_revision == Some(server.revision) && s.review.as_ref() == Some(&server.review) {
             continue;
         }
-        if copy.digest() == server.digest {
+        if *digest == server.digest {
             s.server_revision = Some(server.revision);
             s.pushed_digest = Some(server.digest.clone());
             s.conflict = false;
@@ -540,13 +544,13 @@ pub fn sync(
     // Push what changed, a batch at a time, recording each batch's answer.
     let changed: Vec<(&CaseCopy, Option<i64>)> = local
         .values()
-        .filter(|c| {
+        .filter(|(c, digest)| {
             c.case_field("status").and_then(|s| s.as_text()) != Some("new")
                 && c.uuid.parse::<CaseId>().is_ok_and(|id| {
-                    synced.get(&id).and_then(|s| s.pushed_digest.clone()) != Some(c.digest())
+                    synced.get(&id).and_then(|s| s.pushed_digest.as_ref()) != Some(digest)
                 })
         })
-        .map(|c| {
+        .map(|(c, _)| {
             let base = c
                 .uuid
                 .parse::<CaseId>()

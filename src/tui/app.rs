@@ -21,6 +21,23 @@ pub struct CaseRow {
     pub outcome: Option<Outcome>,
     pub modified: String,
     pub enumerator: String,
+    /// The supervisor's decision, once the case has been synced.
+    pub review: Option<CaseReview>,
+}
+
+/// A supervisor's decision on a case, as the last `vicor sync` brought it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseReview {
+    pub decision: ReviewDecision,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewDecision {
+    Pending,
+    Approved,
+    /// Sent back to the enumerator: the comment says what to redo.
+    Rejected,
 }
 
 /// What the interview screen needs to resume a case.

@@ -7,7 +7,7 @@ use crate::instrument::Instrument;
 use crate::interview::{Interview, ItemPath, Outcome, Update};
 use crate::store::session::{self, CaseSession};
 use crate::store::{CaseId, Store, StoreError};
-use crate::tui::app::{CaseRow, CaseStore, Opened};
+use crate::tui::app::{CaseReview, CaseRow, CaseStore, Opened, ReviewDecision};
 
 /// The store of one enumerator for one instrument.
 pub struct StoreBackend<'s> {
@@ -42,6 +42,7 @@ impl CaseStore for StoreBackend<'_> {
     fn list(&mut self) -> Result<Vec<CaseRow>, String> {
         let instrument = &self.session.instrument.id;
         let cases = self.session.store.cases().map_err(text)?;
+        let mut reviews = self.session.store.reviews().map_err(text)?;
         Ok(cases
             .into_iter()
             .filter(|c| &c.instrument.id == instrument)
@@ -50,6 +51,14 @@ impl CaseStore for StoreBackend<'_> {
                 status: session::from_store_status(c.status),
                 outcome: c.outcome.as_ref().map(session::from_store_outcome),
                 modified: c.modified_utc.strftime("%Y-%m-%d %H:%M").to_string(),
+                review: reviews.remove(&c.id).map(|r| CaseReview {
+                    decision: match r.status.as_str() {
+                        "approved" => ReviewDecision::Approved,
+                        "rejected" => ReviewDecision::Rejected,
+                        _ => ReviewDecision::Pending,
+                    },
+                    comment: r.comment,
+                }),
                 enumerator: c.enumerator,
             })
             .collect())

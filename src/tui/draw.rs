@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Table
 use crate::instrument::model::ItemKind;
 use crate::interview::engine::format_value;
 use crate::interview::{Answer, CaseStatus, ItemPath, Outcome};
-use crate::tui::app::{App, Popup, Screen, SelfCompletion, Tone};
+use crate::tui::app::{App, CaseRow, Popup, ReviewDecision, Screen, SelfCompletion, Tone};
 use crate::tui::keys::{self, Action};
 
 /// Draws the whole screen.
@@ -109,6 +109,7 @@ fn cases(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(c.outcome.map(|o| outcome_name(app, o)).unwrap_or("")),
                 Cell::from(c.modified.clone()),
                 Cell::from(c.enumerator.clone()),
+                review_cell(app, c),
             ])
             .style(style)
         });
@@ -118,6 +119,7 @@ fn cases(app: &App, frame: &mut Frame, area: Rect) {
             t.col_outcome,
             t.col_modified,
             t.col_enumerator,
+            t.col_review,
         ])
         .style(Style::new().add_modifier(Modifier::BOLD));
         let table = Table::new(
@@ -127,6 +129,7 @@ fn cases(app: &App, frame: &mut Frame, area: Rect) {
                 Constraint::Length(12),
                 Constraint::Length(12),
                 Constraint::Length(20),
+                Constraint::Length(12),
                 Constraint::Min(8),
             ],
         )
@@ -134,7 +137,17 @@ fn cases(app: &App, frame: &mut Frame, area: Rect) {
         .block(block);
         frame.render_widget(table, body);
     }
-    frame.render_widget(message_line(app), msg);
+    match (&app.message, rejection(app)) {
+        (None, Some(comment)) => frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!("⚠ {}: {comment}", t.supervisor_says),
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ))
+            .wrap(Wrap { trim: true }),
+            msg,
+        ),
+        _ => frame.render_widget(message_line(app), msg),
+    }
     let lang = &app.language;
     let hints = format!(
         "n {}  Enter {}  o {}  {} {}  {} {}  q {}",
@@ -148,6 +161,28 @@ fn cases(app: &App, frame: &mut Frame, area: Rect) {
         keys::label(Action::Quit, lang),
     );
     frame.render_widget(footer(hints), foot);
+}
+
+fn review_cell(app: &App, case: &CaseRow) -> Cell<'static> {
+    let Some(review) = &case.review else {
+        return Cell::from("");
+    };
+    let names = app.strings().reviews;
+    match review.decision {
+        ReviewDecision::Pending => Cell::from(names[0]),
+        ReviewDecision::Approved => Cell::from(names[1]).style(Style::new().fg(Color::Green)),
+        ReviewDecision::Rejected => {
+            Cell::from(names[2]).style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD))
+        }
+    }
+}
+
+/// The supervisor's comment on the selected case, when it was sent back:
+/// shown under the list so the enumerator knows what to redo.
+fn rejection(app: &App) -> Option<String> {
+    let review = app.cases.get(app.case_selected)?.review.as_ref()?;
+    (review.decision == ReviewDecision::Rejected)
+        .then(|| review.comment.clone().unwrap_or_default())
 }
 
 fn gate(app: &App, frame: &mut Frame, area: Rect, title: &str, text: String) {

@@ -10,7 +10,9 @@ use ratatui::backend::TestBackend;
 
 use crate::instrument::Instrument;
 use crate::interview::{Answer, CaseStatus, Interview, ItemPath, Outcome, Saved, Update};
-use crate::tui::app::{App, CaseRow, CaseStore, Opened, Screen, SelfCompletion, Tone};
+use crate::tui::app::{
+    App, CaseReview, CaseRow, CaseStore, Opened, ReviewDecision, Screen, SelfCompletion, Tone,
+};
 use crate::tui::draw::draw;
 use crate::tui::keys::Action;
 
@@ -38,6 +40,7 @@ impl CaseStore for MemoryStore {
             outcome: None,
             modified: "2026-03-15 10:00".into(),
             enumerator: "E07".into(),
+            review: None,
         };
         self.cases.push((row, Saved::default()));
         Ok(id)
@@ -176,6 +179,32 @@ fn case_list_empty_and_full() {
     send(&mut app, &[Action::Down]);
     insta::assert_snapshot!("case_list", screen(&app));
     insta::assert_snapshot!("case_list_small", small_screen(&app));
+}
+
+#[test]
+fn case_list_shows_the_review_and_a_rejections_comment() {
+    let mut store = MemoryStore::default();
+    for _ in 0..3 {
+        store.create().expect("create");
+    }
+    let review = |decision, comment: Option<&str>| {
+        Some(CaseReview {
+            decision,
+            comment: comment.map(str::to_string),
+        })
+    };
+    store.cases[0].0.review = review(ReviewDecision::Approved, None);
+    store.cases[1].0.review = review(
+        ReviewDecision::Rejected,
+        Some("re-ask the value of the stolen bicycle"),
+    );
+    store.cases[2].0.review = review(ReviewDecision::Pending, None);
+    let mut app = app_with(store);
+    insta::assert_snapshot!("case_list_reviews", screen(&app));
+    send(&mut app, &[Action::Down]);
+    let shown = screen(&app);
+    assert!(shown.contains("Sent back by the supervisor: re-ask the value"));
+    insta::assert_snapshot!("case_list_rejected_selected", shown);
 }
 
 #[test]
