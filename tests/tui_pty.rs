@@ -29,13 +29,22 @@ struct Pty {
 
 impl Pty {
     fn start(args: &[&str]) -> Option<Pty> {
+        Pty::start_after("", args)
+    }
+
+    /// Starts vicor after `prelude`, shell commands run in the terminal
+    /// first (`exec` keeps vicor's pid that of the shell, `$$`).
+    fn start_after(prelude: &str, args: &[&str]) -> Option<Pty> {
         if Command::new("script").arg("--version").output().is_err() {
             eprintln!("skipped: `script` (util-linux) is not installed");
             return None;
         }
         let bin = env!("CARGO_BIN_EXE_vicor");
         let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
-        let shell = format!("stty cols 80 rows 24; exec {bin} {}", quoted.join(" "));
+        let shell = format!(
+            "{prelude} stty cols 80 rows 24; exec {bin} {}",
+            quoted.join(" ")
+        );
         // `setsid` gives script a session of its own (no controlling
         // terminal to stop it), whose id is its pid: one kill ends it all.
         let mut child = Command::new("setsid")
@@ -103,6 +112,16 @@ impl Pty {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// SIGKILL to `script` alone, which holds the terminal's master side:
+    /// the terminal hangs up under vicor, as when a laptop's terminal
+    /// window or ssh session dies.
+    fn hang_up(mut self) {
+        let _ = Command::new("kill")
+            .args(["-9", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
     }
 
     /// SIGKILL to the whole session (script and vicor).
@@ -307,4 +326,61 @@ fn killed_mid_interview_it_resumes_at_the_same_question() {
     let screen = t.wait_for("Is Ana male or female?");
     assert!(screen.contains("Household members 1/1: Ana"), "{screen}");
     t.kill();
+}
+
+/// Whether a process is still running (not gone, not a zombie).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The state follows the command name in parentheses.
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_terminal_that_hangs_up_ends_the_interview_with_its_answers_kept() {
+    let dir = Dir::new();
+    let db = dir.join("hangup.db").display().to_string();
+    let pid_file = dir.join("vicor.pid");
+    let example = example();
+    // SIGHUP ignored, as under nohup: only vicor itself can notice.
+    let prelude = format!("trap '' HUP; echo $$ > '{}';", pid_file.display());
+    let Some(mut t) = Pty::start_after(
+        &prelude,
+        &["interview", &example, "--db", &db, "--enumerator", "E07"],
+    ) else {
+        return;
+    };
+    t.wait_for("No cases yet");
+    t.keys("n");
+    t.answer("1");
+    t.keys("\r");
+    t.answer("1");
+    t.wait_for("What is the first name");
+    let pid = std::fs::read_to_string(&pid_file).expect("the shell wrote its pid");
+    let pid = pid.trim().to_string();
+    assert!(running(&pid), "vicor runs before the hangup");
+    t.hang_up();
+
+    let start = Instant::now();
+    while running(&pid) && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if running(&pid) {
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+        panic!("vicor kept running after its terminal hung up");
+    }
+    let record = only_case(&dir.join("hangup.db"));
+    assert_eq!(record.summary.resume.as_deref(), Some("members[1].name"));
+    assert_eq!(
+        record
+            .answers
+            .get("hh_size")
+            .map(|a| from_stored(a).to_string())
+            .as_deref(),
+        Some("1")
+    );
 }
