@@ -98,6 +98,16 @@ fn clone_case(copy: &CaseCopy, enumerator: &str) -> CaseCopy {
     clone
 }
 
+/// The status of a request line in the server log
+/// (`2026-12-07T15:00:00Z POST /api/v1/push 200 3.1ms`).
+fn status(line: &str) -> Option<u16> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    match fields.as_slice() {
+        [_, _, path, status, _] if path.starts_with('/') => status.parse().ok(),
+        _ => None,
+    }
+}
+
 /// Resident memory of a process in kB: (now, peak).
 fn memory(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -152,7 +162,7 @@ fn main() {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some((_, u)) = line.split_once("listening on ") {
                     let _ = tx.send(u.trim().to_string());
-                } else if line.contains(" 5") && line.contains("/api/") {
+                } else if status(&line).is_some_and(|s| s >= 400) {
                     errors.lock().expect("lock").push(line);
                 }
                 requests.fetch_add(1, Ordering::Relaxed);
@@ -300,12 +310,15 @@ fn main() {
         peak.load(Ordering::Relaxed) as f64 / 1024.0
     );
     println!(
-        "errors: {} failed syncs, {} server errors",
+        "errors: {} failed syncs, {} requests answered 4xx or 5xx",
         failures.len(),
         errors.lock().expect("lock").len()
     );
     for f in failures.iter().take(5) {
         println!("  {f}");
+    }
+    for line in errors.lock().expect("lock").iter().take(5) {
+        println!("  {line}");
     }
 
     // Every case on the server exactly once, with the laptop's digest.
@@ -327,7 +340,8 @@ fn main() {
     let _ = server.kill();
     let _ = server.wait();
     psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
-    if !failures.is_empty() || wrong > 0 || distinct.len() != expected.len() {
+    let refused = errors.lock().expect("lock").len();
+    if !failures.is_empty() || refused > 0 || wrong > 0 || distinct.len() != expected.len() {
         std::process::exit(1);
     }
 }
