@@ -444,30 +444,6 @@ impl Store {
             .collect())
     }
 
-    /// The assignments this device has received.
-    pub fn assignments(&self) -> Result<Vec<Assignment>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT case_uuid, area, household, address, instrument_id, instrument_version
-                 FROM sync_assignments ORDER BY area, household",
-            )
-            .map_err(self.err())?;
-        stmt.query_map([], |r| {
-            Ok(Assignment {
-                case: r.get(0)?,
-                area: r.get(1)?,
-                household: r.get(2)?,
-                address: r.get(3)?,
-                instrument_id: r.get(4)?,
-                instrument_version: r.get(5)?,
-            })
-        })
-        .map_err(self.err())?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(self.err())
-    }
-
     /// Stores assignments and starts a `new` case for each one the store
     /// does not hold yet, in one transaction.
     pub fn take_assignments(
