@@ -166,7 +166,7 @@ enum QKind {
 }
 
 #[derive(Debug, Clone)]
-struct Question_ {
+struct FormQuestion {
     row: Row,
     name: String,
     id: String,
@@ -185,7 +185,7 @@ struct Group {
 
 #[derive(Debug, Clone)]
 enum Node {
-    Question(Question_),
+    Question(FormQuestion),
     Group(Group),
 }
 
@@ -380,18 +380,22 @@ impl<'b> Converter<'b> {
             .get(&self.plain_language)
             .or_else(|| texts.values().next())
             .cloned()?;
-        for lang in self.languages.clone() {
-            if !texts.contains_key(&lang) {
-                self.note(
-                    cell.clone(),
-                    format!(
-                        "no {what} in language `{lang}`; the `{}` one is used",
-                        self.plain_language
-                    ),
-                    format!("add a {what}::{lang} column"),
-                );
-                texts.insert(lang, fallback.clone());
-            }
+        let missing: Vec<String> = self
+            .languages
+            .iter()
+            .filter(|l| !texts.contains_key(*l))
+            .cloned()
+            .collect();
+        for lang in missing {
+            self.note(
+                cell.clone(),
+                format!(
+                    "no {what} in language `{lang}`; the `{}` one is used",
+                    self.plain_language
+                ),
+                format!("add a {what}::{lang} column"),
+            );
+            texts.insert(lang, fallback.clone());
         }
         texts.retain(|l, _| self.languages.contains(l));
         Some(texts)
@@ -537,7 +541,7 @@ impl<'b> Converter<'b> {
             if ty == "end group" || ty == "end repeat" {
                 let want_repeat = ty == "end repeat";
                 match stack.pop() {
-                    Some((Some(mut g), children)) if stack.len() >= 1 => {
+                    Some((Some(mut g), children)) if !stack.is_empty() => {
                         if g.repeat != want_repeat {
                             let open = if g.repeat {
                                 "begin repeat"
@@ -667,7 +671,7 @@ impl<'b> Converter<'b> {
                 .last_mut()
                 .expect("the form itself is always on the stack")
                 .1
-                .push(Node::Question(Question_ {
+                .push(Node::Question(FormQuestion {
                     row: row.clone(),
                     name: name.to_string(),
                     id,
@@ -1272,7 +1276,7 @@ impl<'b> Converter<'b> {
     fn question(
         &mut self,
         y: &mut Yaml,
-        qn: &Question_,
+        qn: &FormQuestion,
         indent: usize,
         conds: &[String],
         rosters: &[String],
@@ -1392,16 +1396,14 @@ impl<'b> Converter<'b> {
                 }
                 y.line(indent + 4, &format!("{lang}: {}", q(&text)));
             }
-        } else if survey.get(row, "constraint_message").is_some()
-            || !self.texts(survey, row, "constraint_message").is_empty()
+        } else if !self.texts(survey, row, "constraint_message").is_empty()
+            && survey.get(row, "constraint").is_none()
         {
-            if survey.get(row, "constraint").is_none() {
-                self.note(
-                    survey.at(row, "constraint_message"),
-                    "a constraint_message without a constraint is not translated",
-                    "add the constraint",
-                );
-            }
+            self.note(
+                survey.at(row, "constraint_message"),
+                "a constraint_message without a constraint is not translated",
+                "add the constraint",
+            );
         }
         if let QKind::Single(list) | QKind::Multiple(list) = &qn.kind {
             self.options(y, qn, list, indent + 1, rosters);
@@ -1421,7 +1423,7 @@ impl<'b> Converter<'b> {
     fn options(
         &mut self,
         y: &mut Yaml,
-        qn: &Question_,
+        qn: &FormQuestion,
         list: &str,
         indent: usize,
         rosters: &[String],
@@ -1525,7 +1527,7 @@ impl<'b> Converter<'b> {
     fn other_item(
         &mut self,
         y: &mut Yaml,
-        qn: &Question_,
+        qn: &FormQuestion,
         indent: usize,
         conds: &[String],
         _rosters: &[String],
@@ -1580,7 +1582,7 @@ impl<'b> Converter<'b> {
 fn collect_calculations(
     nodes: &[Node],
     rosters: &[String],
-    out: &mut Vec<(Question_, Vec<String>)>,
+    out: &mut Vec<(FormQuestion, Vec<String>)>,
 ) {
     for node in nodes {
         match node {
@@ -1624,6 +1626,9 @@ fn collect_edges(
     }
 }
 
+/// A question on a dependency path and the cell of the edge leaving it.
+type Step = (String, Option<CellRef>);
+
 /// Depth-first search that calls `found` with each cycle (name, the cell
 /// of the edge leaving it).
 fn dfs(
@@ -1632,7 +1637,7 @@ fn dfs(
     edges: &BTreeMap<String, Vec<(String, CellRef)>>,
     state: &mut BTreeMap<String, u8>,
     path: &mut Vec<(String, Option<CellRef>)>,
-    found: &mut dyn FnMut(&[(String, Option<CellRef>)]),
+    found: &mut dyn FnMut(&[Step]),
 ) {
     match state.get(node) {
         Some(2) => return,
@@ -1649,7 +1654,6 @@ fn dfs(
                     cycle[i].1 = next;
                 }
                 // Prefer pointing at a relevant/calculation cell over membership.
-                cycle.sort_by_key(|_| 0);
                 let rel = cycle
                     .iter()
                     .position(|(_, c)| c.as_ref().is_some_and(|c| c.column != "name"));
