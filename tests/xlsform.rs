@@ -115,6 +115,42 @@ fn bribery_form_runs_with_choice_names_as_codes() {
     assert_eq!(answers.get("remarks"), Some(&Answer::Text("none".into())));
 }
 
+#[test]
+fn what_does_not_translate_is_listed_by_cell_and_the_rest_runs() {
+    let dir = Dir::new();
+    let yaml = dir.join("u.yaml");
+    let out = import(&form("untranslatable"), &yaml);
+    out.assert_code(0);
+    let listed = [
+        "sheet survey, row 2, column type: type `start` is not translated",
+        "sheet survey, row 4, column relevant: `string-length(${name}) > 0` is not translated",
+        "sheet survey, row 5, column type: type `geopoint` is not translated",
+        "sheet survey, row 8, column type: group `inner` inside another is merged",
+        "sheet survey, row 12, column repeat_count: repeat `visits` has no repeat_count",
+        "sheet survey, row 15, column calculation: calculation of `half` is not translated",
+    ];
+    let text = std::fs::read_to_string(&yaml).expect("written");
+    for line in listed {
+        assert!(out.stderr.contains(line), "{line}\n{}", out.stderr);
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    assert!(
+        out.stdout.contains("6 cell(s) not translated"),
+        "{}",
+        out.stdout
+    );
+    // The inner group's condition moved onto its question; or_other added
+    // an option and a question.
+    assert!(text.contains("when: \"age >= 18\""), "{text}");
+    assert!(text.contains("when: \"place == 3\""), "{text}");
+    let (_, answers) = import_validate_and_run("untranslatable");
+    assert_eq!(
+        answers.get("place_other"),
+        Some(&Answer::Text("market".into()))
+    );
+    assert_eq!(answers.get("visits_count"), Some(&Answer::Int(1)));
+}
+
 /// Imports a bad form and checks it fails with `message`, leaving nothing.
 fn refused(name: &str, message: &str) {
     let dir = Dir::new();
@@ -195,7 +231,13 @@ fn the_fixtures_are_what_make_py_writes() {
         return;
     };
     assert!(status.success());
-    for name in ["every_column", "victimization", "bribery", "bad_circular"] {
+    for name in [
+        "every_column",
+        "victimization",
+        "bribery",
+        "untranslatable",
+        "bad_circular",
+    ] {
         let file = format!("{name}.xlsx");
         assert_eq!(
             std::fs::read(dir.join(&file)).expect("made"),
