@@ -20,6 +20,14 @@ pub struct Cli {
 pub enum Command {
     /// Check instruments and print every problem as file:line:col.
     Validate(ValidateArgs),
+    /// Translate an XLSForm (.xlsx) into a vicor instrument (YAML).
+    ///
+    /// The survey, choices and settings sheets are read; what cannot be
+    /// translated is listed with its sheet, row and column (see
+    /// docs/xlsform.md). The instrument is checked as `vicor validate` would
+    /// before it is written, and nothing is written on error.
+    #[command(name = "import-xlsform")]
+    ImportXlsform(ImportXlsformArgs),
     /// Interview in the terminal, on the bundled instrument or FILE.
     Interview(InterviewArgs),
     /// Run a scripted interview from an answers file, without a screen.
@@ -273,6 +281,17 @@ pub struct ValidateArgs {
     /// Instrument files (YAML) to check.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
+}
+
+/// Translate an XLSForm into an instrument.
+#[derive(Debug, Args)]
+pub struct ImportXlsformArgs {
+    /// The XLSForm workbook (.xlsx).
+    #[arg(value_name = "FORM.xlsx")]
+    pub form: PathBuf,
+    /// Where to write the instrument (YAML); replaced only on success.
+    #[arg(long, value_name = "INSTRUMENT.yaml")]
+    pub out: PathBuf,
 }
 
 /// Output formats of `vicor estimate`.

@@ -30,3 +30,4 @@ pub mod suggest;
 pub mod sync;
 pub mod tui;
 pub mod weighting;
+pub mod xlsform;

@@ -66,6 +66,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Outcome {
     match cli.command {
         Command::Validate(args) => validate(args),
+        Command::ImportXlsform(args) => import_xlsform(args),
         Command::Interview(args) => interview(args),
         Command::Run(args) => run_script(args),
         Command::Cases(args) => cases(args),
@@ -118,6 +119,29 @@ fn validate(args: cli::ValidateArgs) -> Outcome {
         return Ok(ExitCode::from(1));
     }
     println!("ok: {files} file(s), {warnings} warning(s)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Translates an XLSForm, lists what was not translated, and writes the
+/// instrument only when it validates.
+fn import_xlsform(args: cli::ImportXlsformArgs) -> Outcome {
+    let out_name = args.out.display().to_string();
+    let imported = vicor::xlsform::import(&args.form, &out_name)
+        .map_err(|e| Failure::user(miette::miette!("{e}")))?;
+    let form = args.form.display().to_string();
+    for f in &imported.findings {
+        eprintln!("warning: {}", f.render(&form));
+    }
+    vicor::xlsform::write_atomically(&args.out, &imported.yaml).map_err(|e| {
+        Failure::user(miette::miette!(
+            "cannot write {out_name}: {e}; nothing was written"
+        ))
+    })?;
+    println!(
+        "wrote {out_name}: {}; {} cell(s) not translated or adapted (listed above and at the top of the file)",
+        imported.summary,
+        imported.findings.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

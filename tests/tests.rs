@@ -13,6 +13,9 @@ mod validate;
 /// `vicor merge`: stores merged, conflicts reported, keys from the environment.
 mod merge;
 
+/// `vicor import-xlsform`: forms imported, validated and run; bad workbooks.
+mod xlsform;
+
 /// `vicor run` and `vicor cases`: scripted interviews, encryption, kills.
 mod run;
 
