@@ -446,7 +446,9 @@ pub fn outliers(rows: &[EnumeratorRow]) -> Vec<Outlier> {
                     own: (x, n),
                     rest: (rx, rn),
                     z,
-                    flagged: z.abs() >= stats::OUTLIER_Z,
+                    // Only higher than the team is suspect: fewer incidents reported
+                    // (screeners skipped) or more refusals (poor contact work).
+                    flagged: z >= stats::OUTLIER_Z,
                 });
             }
         }

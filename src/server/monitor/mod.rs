@@ -99,7 +99,11 @@ pub async fn store_summaries(
             .facts
             .get(tx, &field("instrument_id"), &field("instrument_version"))
             .await?;
-        rows.push(summary::summarize(copy, &facts));
+        // Recomputing the derived variables runs the engine: keep it off
+        // the threads that serve requests.
+        rows.push(tokio::task::block_in_place(|| {
+            summary::summarize(copy, &facts)
+        }));
     }
     data::upsert(tx, &rows).await
 }

@@ -483,7 +483,7 @@ pub fn quality(
          <dt>straight-lined grid</dt><dd>Every question of a grid ({GRID_MIN_ITEMS} or more consecutive single-choice questions with the same options) answered with the same option.</dd>\
          <dt>clock jump</dt><dd>Between two events of one sitting, the device's clock moved more than {CLOCK_JUMP_S:.0} seconds apart from the time that passed.</dd>\
          <dt>sensitive sections read aloud</dt><dd>The violence sections were done, but the enumerator recorded that they were read aloud rather than completed by the respondent alone.</dd>\
-         <dt>outlying enumerator</dt><dd>An enumerator's share of complete interviews with no incident in any crime screener, or share of refusals among its cases, against the rest of its team (the same supervisor): two-proportion z-test, flagged at |z| ≥ {OUTLIER_Z} with at least {OUTLIER_MIN_N} cases on each side.</dd></dl>",
+         <dt>outlying enumerator</dt><dd>An enumerator's share of complete interviews with no incident in any crime screener, or share of refusals among its cases, against the rest of its team (the same supervisor): two-proportion z-test, flagged when higher than the team's at z ≥ {OUTLIER_Z} with at least {OUTLIER_MIN_N} cases on each side.</dd></dl>",
         short = SHORT_SHARE * 100.0,
         fast = FAST_SHARE * 100.0,
     );

@@ -50,8 +50,8 @@ impl Dispositions {
     }
 }
 
-/// Above this |z|, an enumerator's rate stands out from the rest of its team
-/// (two-sided p ≈ 0.0027 under the null; a prompt to look, not a verdict).
+/// Above this z, an enumerator's rate stands out above the rest of its team
+/// (one-sided p ≈ 0.0013 under the null; a prompt to look, not a verdict).
 pub const OUTLIER_Z: f64 = 3.0;
 /// Fewer cases than this on either side: no test.
 pub const OUTLIER_MIN_N: i64 = 10;

@@ -9,8 +9,12 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::instrument::Instrument;
+use crate::instrument::expr::eval::Value;
 use crate::instrument::model::{ItemKind, Node};
+use crate::interview::{Interview, Saved};
+use crate::store::session::{case_seed, engine_answers, interview_date};
 use crate::store::sync::{CASE_TABLES, CaseCopy, Cell};
+use crate::store::{CaseId, StoredAnswer};
 
 /// Reading speed above which a question cannot have been read out: 4 words
 /// a second (240 a minute; reading aloud runs at 150 to 180).
@@ -36,11 +40,17 @@ pub struct InstrumentFacts {
     pub grids: Vec<Vec<String>>,
     /// Crime screeners (items with an ICCS code): a "yes" (1) is an incident.
     pub screeners: HashSet<String>,
+    /// The instrument itself: the indicator inputs are computed variables,
+    /// which the store does not keep, so the engine recomputes them.
+    pub instrument: Option<Instrument>,
 }
 
 impl InstrumentFacts {
     pub fn of(instrument: &Instrument) -> InstrumentFacts {
-        let mut facts = InstrumentFacts::default();
+        let mut facts = InstrumentFacts {
+            instrument: Some(instrument.clone()),
+            ..InstrumentFacts::default()
+        };
         let language = instrument.default_language.as_str();
         fn walk(nodes: &[Node], language: &str, facts: &mut InstrumentFacts) {
             // The current run of single-choice items and their option codes.
@@ -163,6 +173,65 @@ fn item_of(path: &str) -> &str {
     path.rsplit('.').next().unwrap_or(path)
 }
 
+/// A stored answer of a copy's `answers` row (value type, value, special).
+fn stored_answer(row: &[Cell]) -> Option<StoredAnswer> {
+    let (kind, value, special) = (row.get(2)?, row.get(3)?, row.get(4)?);
+    Some(match (kind.as_text(), value, special.as_text()) {
+        (None, Cell::Null, Some("dont_know")) => StoredAnswer::DontKnow,
+        (None, Cell::Null, Some("refused")) => StoredAnswer::Refused,
+        (Some("int"), Cell::Int(v), None) => StoredAnswer::Int(*v),
+        (Some("decimal"), Cell::Real(v), None) => StoredAnswer::Decimal(v.parse().ok()?),
+        (Some("text"), Cell::Text(t), None) => StoredAnswer::Text(t.clone()),
+        (Some("date"), Cell::Text(t), None) => StoredAnswer::Date(t.parse().ok()?),
+        (Some("codes"), Cell::Text(t), None) => StoredAnswer::Codes(serde_json::from_str(t).ok()?),
+        _ => return None,
+    })
+}
+
+/// The computed variables of a finished case, by name (top level only),
+/// as the engine derives them from the stored answers.
+fn computed(
+    copy: &CaseCopy,
+    facts: &InstrumentFacts,
+    created: Option<&str>,
+) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    let (Some(instrument), Ok(id)) = (&facts.instrument, copy.uuid.parse::<CaseId>()) else {
+        return out;
+    };
+    let stored: Vec<(String, StoredAnswer)> = copy
+        .tables
+        .get(1)
+        .into_iter()
+        .flatten()
+        .filter_map(|row| Some((row.get(1)?.as_text()?.to_string(), stored_answer(row)?)))
+        .collect();
+    let (answers, _) = engine_answers(stored.iter().map(|(p, a)| (p, a)));
+    let created: jiff::Timestamp = created
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let today = interview_date(created, &jiff::tz::TimeZone::system());
+    let saved = Saved {
+        answers,
+        completed: true,
+        ..Saved::default()
+    };
+    let engine = Interview::new(instrument, today, case_seed(&id), saved);
+    for (path, value) in engine.computed() {
+        let v = match value {
+            Value::Int(i) => i as f64,
+            Value::Decimal(x) => x,
+            Value::Bool(b) => f64::from(u8::from(b)),
+            _ => continue,
+        };
+        let name = path.to_string();
+        if !name.contains('[') {
+            out.insert(name, v);
+        }
+    }
+    out
+}
+
 fn seconds_between(a: &str, b: &str) -> Option<f64> {
     let a: jiff::Timestamp = a.parse().ok()?;
     let b: jiff::Timestamp = b.parse().ok()?;
@@ -210,8 +279,14 @@ pub fn summarize(copy: &CaseCopy, facts: &InstrumentFacts) -> CaseSummary {
             values.insert(path.as_str(), v);
         }
     }
+    // Only finished cases need the indicator inputs (and the engine's time).
+    let derived = if status == "completed" {
+        computed(copy, facts, field("created_utc").as_deref())
+    } else {
+        HashMap::new()
+    };
     let indicator = |name: &str| {
-        values
+        derived
             .get(name)
             .filter(|v| **v == 0.0 || **v == 1.0)
             .map(|v| *v as i16)
@@ -305,7 +380,7 @@ pub fn summarize(copy: &CaseCopy, facts: &InstrumentFacts) -> CaseSummary {
         physical: indicator("sdg_1613_physical"),
         contact: indicator("sdg_1651_contact"),
         bribe: indicator("sdg_1651_bribe"),
-        eligible: values
+        eligible: derived
             .get("sdg_n_eligible")
             .or(values.get("hh_n_eligible"))
             .map(|m| *m as i32),
