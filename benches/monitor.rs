@@ -67,7 +67,7 @@ fn main() {
         return;
     };
     let cases = env_or("VICOR_BENCH_CASES", 100_000);
-    let requests = env_or("VICOR_BENCH_REQUESTS", 30);
+    let requests = env_or("VICOR_BENCH_REQUESTS", 30).max(1);
     let name = format!("vicor_monitor_{}", std::process::id());
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
     let url = format!("{base}/{name}");
@@ -161,5 +161,10 @@ fn main() {
     }
     let _ = server.kill();
     let _ = server.wait();
-    psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+    // VICOR_BENCH_KEEP=1 keeps the database, to EXPLAIN the page's queries.
+    if std::env::var_os("VICOR_BENCH_KEEP").is_some() {
+        eprintln!("monitor: kept {url}");
+    } else {
+        psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+    }
 }

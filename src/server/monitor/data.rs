@@ -256,7 +256,10 @@ pub async fn days(
 fn flags_cte() -> String {
     format!(
         "WITH m AS (
-             SELECT m.*, coalesce(u.supervisor, '') AS team
+             SELECT m.case_uuid, m.enumerator, m.area, m.disposition, m.end_utc, m.duration_s,
+                    m.questions, m.fast_answers, m.changed_answers, m.straight_grids,
+                    m.clock_jumps, m.sensitive_done, m.self_completed, m.any_incident,
+                    coalesce(u.supervisor, '') AS team
              FROM monitor_cases m JOIN users u ON u.name = m.enumerator
              WHERE $1 OR u.supervisor = $2),
          overall AS (

@@ -289,16 +289,30 @@ pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response
     r
 }
 
+/// Room for the pages' sorts and hashes of 100,000 rows in memory: with
+/// PostgreSQL's default 4 MB they spill to disk (200 ms instead of 120 ms
+/// for the progress query). The setting stays with the pooled connection.
+async fn roomy(client: &tokio_postgres::Client) -> Result<(), tokio_postgres::Error> {
+    client.batch_execute("SET work_mem = '32MB'").await
+}
+
 pub async fn overview(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let result = async {
         let user = viewer(&app, &headers).await?;
-        let client = app.pool.get().await.map_err(ApiError::from)?;
         let scope = data::Scope::of(&user);
+        // A connection per query: PostgreSQL runs them side by side.
+        let (a, b, c, d) = tokio::try_join!(
+            app.pool.get(),
+            app.pool.get(),
+            app.pool.get(),
+            app.pool.get()
+        )?;
+        tokio::try_join!(roomy(&a), roomy(&b), roomy(&c), roomy(&d))?;
         let (progress, days, durations, estimates) = tokio::try_join!(
-            data::progress(&*client, &scope),
-            data::days(&*client, &scope),
-            data::enumerators(&*client, &scope),
-            data::estimates(&*client, &scope),
+            data::progress(&*a, &scope),
+            data::days(&*b, &scope),
+            data::enumerators(&*c, &scope),
+            data::estimates(&*d, &scope),
         )?;
         Ok::<_, Refusal>(html(page::overview(
             &user, &progress, &days, &durations, &estimates,
@@ -310,12 +324,11 @@ pub async fn overview(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
 pub async fn quality(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let result = async {
         let user = viewer(&app, &headers).await?;
-        let client = app.pool.get().await.map_err(ApiError::from)?;
         let scope = data::Scope::of(&user);
-        let (enumerators, flagged) = tokio::try_join!(
-            data::enumerators(&*client, &scope),
-            data::flagged(&*client, &scope),
-        )?;
+        let (a, b) = tokio::try_join!(app.pool.get(), app.pool.get())?;
+        tokio::try_join!(roomy(&a), roomy(&b))?;
+        let (enumerators, flagged) =
+            tokio::try_join!(data::enumerators(&*a, &scope), data::flagged(&*b, &scope),)?;
         let outliers = data::outliers(&enumerators);
         Ok::<_, Refusal>(html(page::quality(
             &user,
