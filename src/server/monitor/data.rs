@@ -257,7 +257,7 @@ fn flags_cte() -> String {
     format!(
         "WITH m AS (
              SELECT m.case_uuid, m.enumerator, m.area, m.disposition, m.end_utc, m.duration_s,
-                    m.questions, m.fast_answers, m.changed_answers, m.straight_grids,
+                    m.questions, m.fast_answers, m.changed_answers, m.grids, m.straight_grids,
                     m.clock_jumps, m.sensitive_done, m.self_completed, m.any_incident,
                     coalesce(u.supervisor, '') AS team
              FROM monitor_cases m JOIN users u ON u.name = m.enumerator
@@ -278,7 +278,7 @@ fn flags_cte() -> String {
                     (m.fast_answers >= {FAST_MIN}
                         AND m.fast_answers >= {FAST_SHARE} * m.questions) AS fast,
                     (m.changed_answers >= {CHANGED_MIN}) AS changed,
-                    (m.straight_grids > 0) AS straight,
+                    (m.disposition = 'complete' AND m.straight_grids > 0) AS straight,
                     (m.clock_jumps > 0) AS jump,
                     (m.sensitive_done AND m.self_completed = false) AS not_self
              FROM m LEFT JOIN med ON med.enumerator = m.enumerator CROSS JOIN overall)"
@@ -308,6 +308,8 @@ pub struct EnumeratorRow {
     pub jumps: i64,
     pub sensitive: i64,
     pub not_self: i64,
+    /// Complete interviews with a grid answered (the straight-lining base).
+    pub with_grids: i64,
 }
 
 pub async fn enumerators(
@@ -324,7 +326,8 @@ pub async fn enumerators(
                 count(*) FILTER (WHERE short), count(*) FILTER (WHERE fast),
                 count(*) FILTER (WHERE changed), count(*) FILTER (WHERE straight),
                 count(*) FILTER (WHERE jump), count(*) FILTER (WHERE sensitive_done),
-                count(*) FILTER (WHERE not_self)
+                count(*) FILTER (WHERE not_self),
+                count(*) FILTER (WHERE disposition = 'complete' AND grids > 0)
             FROM f GROUP BY enumerator ORDER BY enumerator",
         flags_cte()
     );
@@ -351,6 +354,7 @@ pub async fn enumerators(
             jumps: r.get(15),
             sensitive: r.get(16),
             not_self: r.get(17),
+            with_grids: r.get(18),
         })
         .collect())
 }
@@ -377,7 +381,7 @@ pub async fn flagged(
                 to_char(end_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), duration_s,
                 coalesce(short, false), fast, changed, straight, jump, coalesce(not_self, false),
                 count(*) OVER ()
-            FROM f WHERE short OR fast OR changed OR straight OR jump OR not_self
+            FROM f WHERE short OR fast OR changed OR jump OR not_self
             ORDER BY end_utc DESC NULLS LAST, case_uuid LIMIT {FLAGGED_SHOWN}",
         flags_cte()
     );
@@ -414,7 +418,7 @@ pub async fn flagged(
 pub struct Outlier {
     pub enumerator: String,
     pub team: String,
-    /// "no incident" or "refusal".
+    /// "no incident", "refusal" or "straight-lining".
     pub rate: &'static str,
     pub own: (i64, i64),
     pub rest: (i64, i64),
@@ -425,13 +429,15 @@ pub struct Outlier {
 /// Each enumerator's "no incident" share of complete interviews and
 /// refusal share of started cases, tested against the rest of its team.
 pub fn outliers(rows: &[EnumeratorRow]) -> Vec<Outlier> {
-    let mut teams: HashMap<&str, [i64; 4]> = HashMap::new();
+    let mut teams: HashMap<&str, [i64; 6]> = HashMap::new();
     for r in rows {
         let t = teams.entry(r.team.as_str()).or_default();
         t[0] += r.no_incident;
         t[1] += r.incident_known;
         t[2] += r.refused;
         t[3] += r.started;
+        t[4] += r.straight;
+        t[5] += r.with_grids;
     }
     let mut out = Vec::new();
     for r in rows {
@@ -439,6 +445,7 @@ pub fn outliers(rows: &[EnumeratorRow]) -> Vec<Outlier> {
         for (rate, x, n, tx, tn) in [
             ("no incident", r.no_incident, r.incident_known, t[0], t[1]),
             ("refusal", r.refused, r.started, t[2], t[3]),
+            ("straight-lining", r.straight, r.with_grids, t[4], t[5]),
         ] {
             let (rx, rn) = (tx - x, tn - n);
             if let Some(z) = stats::two_proportion_z(x, n, rx, rn) {

@@ -480,10 +480,10 @@ pub fn quality(
          <dt>short</dt><dd>A complete interview shorter than {short:.0}% of its enumerator's median duration, or of the survey's.</dd>\
          <dt>fast answers</dt><dd>At least {FAST_MIN} answers, and at least {fast:.0}% of the interview's questions, given sooner after the previous screen than the question can be read out ({WORDS_PER_SECOND} words a second, at least one second).</dd>\
          <dt>many changes</dt><dd>{CHANGED_MIN} or more answers changed or cleared.</dd>\
-         <dt>straight-lined grid</dt><dd>Every question of a grid ({GRID_MIN_ITEMS} or more consecutive single-choice questions with the same options) answered with the same option.</dd>\
+         <dt>straight-lined grid</dt><dd>Every question of a grid ({GRID_MIN_ITEMS} or more consecutive single-choice questions with the same options) answered with the same option. Often honest (no difficulty in any of the six Washington Group domains), so it is counted per enumerator and tested against the team, not flagged per interview.</dd>\
          <dt>clock jump</dt><dd>Between two events of one sitting, the device's clock moved more than {CLOCK_JUMP_S:.0} seconds apart from the time that passed.</dd>\
          <dt>sensitive sections read aloud</dt><dd>The violence sections were done, but the enumerator recorded that they were read aloud rather than completed by the respondent alone.</dd>\
-         <dt>outlying enumerator</dt><dd>An enumerator's share of complete interviews with no incident in any crime screener, or share of refusals among its cases, against the rest of its team (the same supervisor): two-proportion z-test, flagged when higher than the team's at z ≥ {OUTLIER_Z} with at least {OUTLIER_MIN_N} cases on each side.</dd></dl>",
+         <dt>outlying enumerator</dt><dd>An enumerator's share of complete interviews with no incident in any crime screener, its share of refusals among its cases, or its share of complete interviews with a straight-lined grid, against the rest of its team (the same supervisor): two-proportion z-test, flagged when higher than the team's at z ≥ {OUTLIER_Z} with at least {OUTLIER_MIN_N} cases on each side.</dd></dl>",
         short = SHORT_SHARE * 100.0,
         fast = FAST_SHARE * 100.0,
     );
