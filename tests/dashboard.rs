@@ -292,20 +292,38 @@ fn the_monitoring_pages_show_the_database_s_figures_and_find_the_outlier() {
             .collect();
         client.push(cases).expect("the push is stored");
     }
-    // A repeated push changes nothing (the summary is an upsert).
+    // A corrected copy replaces the case: its summary row is replaced, not
+    // added (an upsert in the push's transaction).
+    let pushed = (50 * enumerators.len()).to_string();
     let ana = office.client(&office.token("ana"));
-    let again = office
-        .client(&office.token("ana"))
-        .case(&by_enumerator["ana"][0]);
-    ana.push(vec![PushCase {
-        base_revision: Some(1),
-        copy: again.expect("the case"),
-    }])
-    .expect("pushed again");
-    assert_eq!(
-        psql(&office.db.url, "SELECT count(*) FROM monitor_cases"),
-        (50 * enumerators.len()).to_string()
+    let first = &by_enumerator["ana"][0];
+    let mut corrected = ana.case(first).expect("the case");
+    corrected.tables[0][0][10] = Cell::Text("2026-11-30T10:00:00Z".into());
+    let answer = ana
+        .push(vec![PushCase {
+            base_revision: Some(1),
+            copy: corrected,
+        }])
+        .expect("pushed again");
+    assert_eq!(answer.results[0].revision, 2, "{:?}", answer.results[0]);
+    let count = "SELECT count(*) FROM monitor_cases";
+    assert_eq!(psql(&office.db.url, count), pushed);
+    // A database whose cases have no summary (stored before migration 2)
+    // gets it when a server starts.
+    psql(
+        &office.db.url,
+        &format!("DELETE FROM monitor_cases WHERE case_uuid = '{first}'"),
     );
+    let second = crate::server::Server::start(&office.db.url, &[]);
+    assert!(
+        second
+            .log()
+            .contains("monitoring summary filled for 1 cases"),
+        "{}",
+        second.log()
+    );
+    assert_eq!(psql(&office.db.url, count), pushed);
+    drop(second);
 
     let addr = office.server.addr();
     // Roles: an enumerator is refused, no session goes to the login form.

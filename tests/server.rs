@@ -111,7 +111,7 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    fn start(database: &str, extra: &[&str]) -> Server {
+    pub(crate) fn start(database: &str, extra: &[&str]) -> Server {
         Server::try_start(database, extra).unwrap_or_else(|log| panic!("vicor serve: {log}"))
     }
 
