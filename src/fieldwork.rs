@@ -212,6 +212,9 @@ pub fn read_sample(path: &PathBuf) -> Result<Vec<SampleRow>, Failure> {
                 ))
             })?;
     }
+    // Optional: only the monitoring page uses them.
+    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let (region_at, weight_at) = (column("region"), column("design_weight"));
     let mut rows = Vec::new();
     let mut seen = std::collections::HashMap::new();
     for (i, record) in reader.records().enumerate() {
@@ -235,6 +238,24 @@ pub fn read_sample(path: &PathBuf) -> Result<Vec<SampleRow>, Failure> {
             instrument_id: field(3)?,
             instrument_version: field(4)?,
             enumerator: field(5)?,
+            region: region_at
+                .and_then(|k| record.get(k))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
+            design_weight: match weight_at.and_then(|k| record.get(k)).map(str::trim) {
+                None | Some("") => None,
+                Some(v) => Some(
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|w| w.is_finite() && *w > 0.0)
+                        .ok_or_else(|| {
+                            fail(format!(
+                                "row {line}, design_weight: {v:?} is not a positive number"
+                            ))
+                        })?,
+                ),
+            },
         };
         if let Some(first) = seen.insert(row.household.clone(), line) {
             return Err(fail(format!(

@@ -27,7 +27,7 @@ use crate::util::{Dir, Run, fixture, root, run, vicor};
 
 /// The admin URL of the test cluster, or `None` (and a line saying the
 /// tests were skipped) when there is none.
-fn postgres() -> Option<String> {
+pub(crate) fn postgres() -> Option<String> {
     match std::env::var("VICOR_TEST_POSTGRES") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -43,10 +43,10 @@ fn postgres() -> Option<String> {
 }
 
 /// A database of its own for one test, dropped at the end.
-struct Database {
+pub(crate) struct Database {
     admin: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Database {
@@ -63,7 +63,7 @@ impl Database {
     }
 
     /// Runs SQL in this database and returns what psql printed (unaligned).
-    fn sql(&self, sql: &str) -> String {
+    pub(crate) fn sql(&self, sql: &str) -> String {
         psql(&self.url, sql)
     }
 }
@@ -80,7 +80,7 @@ impl Drop for Database {
     }
 }
 
-fn psql(url: &str, sql: &str) -> String {
+pub(crate) fn psql(url: &str, sql: &str) -> String {
     let out = Command::new("psql")
         .args([
             "-X",
@@ -104,14 +104,14 @@ fn psql(url: &str, sql: &str) -> String {
 }
 
 /// A running `vicor serve`, with everything it wrote on stderr.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     log: Arc<Mutex<String>>,
 }
 
 impl Server {
-    fn start(database: &str, extra: &[&str]) -> Server {
+    pub(crate) fn start(database: &str, extra: &[&str]) -> Server {
         Server::try_start(database, extra).unwrap_or_else(|log| panic!("vicor serve: {log}"))
     }
 
@@ -150,11 +150,11 @@ impl Server {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         let hostport = self.url.split("://").nth(1).expect("a URL");
         hostport.parse().expect("host:port")
     }
@@ -175,15 +175,15 @@ impl Drop for Server {
 const KEY: &str = "laptop passphrase for the tests";
 
 /// A survey office in miniature: a database, a server, and the people.
-struct Office {
-    dir: Dir,
-    db: Database,
-    server: Server,
+pub(crate) struct Office {
+    pub(crate) dir: Dir,
+    pub(crate) db: Database,
+    pub(crate) server: Server,
 }
 
 impl Office {
     /// None when there is no PostgreSQL (the test is then skipped).
-    fn new() -> Option<Office> {
+    pub(crate) fn new() -> Option<Office> {
         Office::with_server_args(&[])
     }
 
@@ -198,11 +198,11 @@ impl Office {
         })
     }
 
-    fn password(name: &str) -> String {
+    pub(crate) fn password(name: &str) -> String {
         format!("a long password of {name}")
     }
 
-    fn add_user(&self, name: &str, role: &str, supervisor: Option<&str>) {
+    pub(crate) fn add_user(&self, name: &str, role: &str, supervisor: Option<&str>) {
         let mut cmd = vicor();
         cmd.args([
             "users",
@@ -222,7 +222,7 @@ impl Office {
     }
 
     /// A token for a headquarters or supervisor account.
-    fn token(&self, name: &str) -> String {
+    pub(crate) fn token(&self, name: &str) -> String {
         let out = run(vicor()
             .args(["login", "--server", &self.server.url, "--user", name])
             .args(["--password-env", "PW", "--device", "office"])
@@ -232,14 +232,14 @@ impl Office {
     }
 
     /// A command of someone holding `token`, as `--server URL --token-env T`.
-    fn as_holder(&self, token: &str, args: &[&str]) -> Run {
+    pub(crate) fn as_holder(&self, token: &str, args: &[&str]) -> Run {
         run(vicor()
             .args(args)
             .args(["--server", &self.server.url, "--token-env", "T"])
             .env("T", token))
     }
 
-    fn publish(&self, hq: &str, instrument: &Path) {
+    pub(crate) fn publish(&self, hq: &str, instrument: &Path) {
         let path = instrument.to_string_lossy().into_owned();
         self.as_holder(hq, &["publish", &path]).assert_code(0);
     }
@@ -270,7 +270,7 @@ impl Office {
     }
 
     /// A client for in-process requests with `token`.
-    fn client(&self, token: &str) -> Client {
+    pub(crate) fn client(&self, token: &str) -> Client {
         Client::new(&self.server.url, None)
             .expect("a loopback URL")
             .with_token(token.to_string())

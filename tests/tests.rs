@@ -48,3 +48,6 @@ mod demo;
 
 /// `vicor serve` on PostgreSQL and `vicor sync`: fieldwork, roles, faults.
 mod server;
+
+/// The monitoring pages of `vicor serve` in a headless browser, with simulated fieldwork.
+mod dashboard;

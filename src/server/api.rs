@@ -81,7 +81,7 @@ pub struct User {
     pub role: Role,
 }
 
-async fn audit(
+pub(super) async fn audit(
     client: &impl tokio_postgres::GenericClient,
     actor: Option<&str>,
     peer: Peer,
@@ -120,6 +120,12 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<User, ApiError> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| unauthorized("no token: log in with `vicor login` first"))?;
+    user_of_token(app, token).await
+}
+
+/// The user holding a token (a device's, or a browser session's), or 401.
+pub(super) async fn user_of_token(app: &App, token: &str) -> Result<User, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m);
     let client = app.pool.get().await?;
     let row = client
         .query_opt(
@@ -148,7 +154,7 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<User, ApiError> 
     })
 }
 
-fn require(user: &User, roles: &[Role], what: &str) -> Result<(), ApiError> {
+pub(super) fn require(user: &User, roles: &[Role], what: &str) -> Result<(), ApiError> {
     if roles.contains(&user.role) {
         Ok(())
     } else {
@@ -190,69 +196,94 @@ pub async fn login(
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<LoginResponse> {
     check_protocol(&headers)?;
+    let role = check_password(&app, peer, &req.user, &req.password).await?;
+    let (token, expires) =
+        issue_token(&app, peer, &req.user, &req.device, app.token_days * 24).await?;
+    Ok(Json(LoginResponse {
+        user: req.user,
+        role: role.as_str().to_string(),
+        token,
+        expires_utc: expires,
+    }))
+}
+
+/// The password check shared by the API login and the monitoring page's
+/// form: the wrong-password limit, a fixed-time answer for unknown users,
+/// and the audit of failures. Returns the user's role.
+pub(super) async fn check_password(
+    app: &App,
+    peer: Peer,
+    user: &str,
+    password: &str,
+) -> Result<Role, ApiError> {
     let address = peer.0.ip().to_string();
-    if let Some(wait) = app.limiter.blocked(&req.user, &address) {
+    if let Some(wait) = app.limiter.blocked(user, &address) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
-                "too many wrong passwords for {}: wait {} minutes, or ask headquarters to reset the password",
-                req.user,
+                "too many wrong passwords for {user}: wait {} minutes, or ask headquarters to reset the password",
                 wait.div_ceil(60)
             ),
         ));
     }
     let client = app.pool.get().await?;
     let row = client
-        .query_opt(
-            "SELECT password, role FROM users WHERE name = $1",
-            &[&req.user],
-        )
+        .query_opt("SELECT password, role FROM users WHERE name = $1", &[&user])
         .await?;
     let (phc, role) = match &row {
         Some(r) => (r.get::<_, String>(0), r.get::<_, String>(1)),
         // Verify against a fixed hash so an unknown user takes as long.
         None => (app.dummy_hash.clone(), String::new()),
     };
-    let password = req.password.clone();
+    let password = password.to_string();
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
         .await
         .unwrap_or(false)
         && row.is_some();
-    if !ok {
-        app.limiter.failed(&req.user, &address);
-        audit(&*client, Some(&req.user), peer, "login_failed", None, None).await?;
+    let role = Role::parse(&role).filter(|_| ok);
+    let Some(role) = role else {
+        app.limiter.failed(user, &address);
+        audit(&*client, Some(user), peer, "login_failed", None, None).await?;
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "wrong user name or password",
         ));
-    }
-    app.limiter.succeeded(&req.user);
+    };
+    app.limiter.succeeded(user);
+    Ok(role)
+}
+
+/// A fresh token for `user` on `device`, valid `hours`, audited as a login.
+/// Returns the token and its expiry (RFC 3339, UTC).
+pub(super) async fn issue_token(
+    app: &App,
+    peer: Peer,
+    user: &str,
+    device: &str,
+    hours: u32,
+) -> Result<(String, String), ApiError> {
     let (token, hash) =
         auth::new_token().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let client = app.pool.get().await?;
     let expires: String = client
         .query_one(
             "INSERT INTO tokens (hash, user_name, device, expires_utc)
-             VALUES ($1, $2, $3, now() + make_interval(days => $4))
+             VALUES ($1, $2, $3, now() + make_interval(hours => $4))
              RETURNING to_char(expires_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-            &[&hash, &req.user, &req.device, &(app.token_days as i32)],
+            &[&hash, &user, &device, &(hours as i32)],
         )
         .await?
         .get(0);
     audit(
         &*client,
-        Some(&req.user),
+        Some(user),
         peer,
         "login",
         None,
-        Some(&format!("device {}", req.device)),
+        Some(&format!("device {device}")),
     )
     .await?;
-    Ok(Json(LoginResponse {
-        user: req.user,
-        role,
-        token,
-        expires_utc: expires,
-    }))
+    Ok((token, expires))
 }
 
 fn review_of(row: &tokio_postgres::Row, at: usize) -> Review {
@@ -348,7 +379,9 @@ pub async fn get_instrument(
 
 /// Loads an uploaded instrument from a private temporary folder, as the
 /// laptop will (its includes are files beside it).
-fn check_upload(files: &[InstrumentFile]) -> Result<crate::instrument::Instrument, ApiError> {
+pub(super) fn check_upload(
+    files: &[InstrumentFile],
+) -> Result<crate::instrument::Instrument, ApiError> {
     let dir = std::env::temp_dir().join(format!("vicor-upload-{}", uuid::Uuid::new_v4()));
     let result = (|| {
         let main =
@@ -519,8 +552,8 @@ pub async fn load_sample(
                 let case = uuid::Uuid::new_v4().to_string();
                 tx.execute(
                     "INSERT INTO assignments (case_uuid, area, household, address,
-                         instrument_id, instrument_version, enumerator)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                         instrument_id, instrument_version, enumerator, region, design_weight)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     &[
                         &case,
                         &row.area,
@@ -529,6 +562,8 @@ pub async fn load_sample(
                         &row.instrument_id,
                         &row.instrument_version,
                         &row.enumerator,
+                        &row.region,
+                        &row.design_weight,
                     ],
                 )
                 .await?;
@@ -787,7 +822,7 @@ pub async fn push(
             .await?;
         }
     }
-    store_copies(&tx, &user.name, &stored).await?;
+    store_copies(&app, &tx, &user.name, &stored).await?;
     tx.commit().await?;
     Ok(Json(PushResponse { results }))
 }
@@ -795,6 +830,7 @@ pub async fn push(
 /// Writes copies into the case tables: (copy, revision, digest, whether it
 /// replaces a copy the server holds). The review goes back to pending.
 async fn store_copies(
+    app: &App,
     tx: &tokio_postgres::Transaction<'_>,
     owner: &str,
     stored: &[(&CaseCopy, i64, &str, bool)],
@@ -858,6 +894,9 @@ async fn store_copies(
     db::insert_children(tx, &copies)
         .await
         .map_err(ApiError::bad)?;
+    // The monitoring summary in the same transaction: a case is counted
+    // exactly when it is stored, and a re-push replaces its row.
+    super::monitor::store_summaries(app, tx, &copies).await?;
     Ok(())
 }
 
@@ -1064,7 +1103,7 @@ pub async fn review_case(
                 .await?
                 .get(0);
             let stored = [(&copy, revision + 1, digest.as_str(), true)];
-            store_copies(&tx, &owner, &stored).await?;
+            store_copies(&app, &tx, &owner, &stored).await?;
             tx.execute(
                 "UPDATE conflicts SET resolved_utc = now() WHERE case_uuid = $1 AND resolved_utc IS NULL",
                 &[&uuid],

@@ -157,6 +157,43 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_case ON audit (case_uuid);
     ",
+    // 2: fieldwork monitoring. The sample may carry the region and the
+    // design weight; `monitor_cases` holds one summary row per case, written
+    // by the push in the transaction that stores the case (see
+    // src/server/monitor/summary.rs). The server fills the rows of cases
+    // pushed before this migration when it starts (`monitor::backfill`).
+    "
+    ALTER TABLE assignments ADD COLUMN region text;
+    ALTER TABLE assignments ADD COLUMN design_weight double precision;
+
+    CREATE TABLE monitor_cases (
+        case_uuid       text PRIMARY KEY,
+        enumerator      text NOT NULL,
+        region          text,
+        area            text NOT NULL,
+        design_weight   double precision,
+        status          text NOT NULL,
+        disposition     text NOT NULL,
+        start_utc       timestamptz,
+        end_utc         timestamptz,
+        duration_s      double precision,
+        questions       integer NOT NULL,
+        fast_answers    integer NOT NULL,
+        changed_answers integer NOT NULL,
+        grids           integer NOT NULL,
+        straight_grids  integer NOT NULL,
+        clock_jumps     integer NOT NULL,
+        sensitive_done  boolean NOT NULL,
+        self_completed  boolean,
+        any_incident    smallint,
+        safe_dark       smallint,
+        physical        smallint,
+        contact         smallint,
+        bribe           smallint,
+        eligible        integer
+    );
+    CREATE INDEX monitor_cases_enumerator ON monitor_cases (enumerator);
+    ",
 ];
 
 /// The schema version this vicor writes.

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod auth;
 pub mod db;
+pub mod monitor;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,6 +84,10 @@ pub struct App {
     /// Checked against when the user is unknown, so that an unknown name and
     /// a wrong password take the same time.
     pub dummy_hash: String,
+    /// Whether the server speaks HTTPS (the session cookie is then `Secure`).
+    pub tls: bool,
+    /// Reading times and grids of each instrument, for the monitoring summary.
+    pub facts: monitor::FactsCache,
 }
 
 /// The PostgreSQL connection settings from a URL, with the password taken
@@ -231,6 +236,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/cases/{uuid}/review", post(api::review_case))
         .route("/api/v1/review", get(api::review_list))
         .route("/api/v1/users/{name}/revoke", post(api::revoke))
+        .route("/monitor", get(monitor::overview))
+        .route("/monitor/quality", get(monitor::quality))
+        .route(
+            "/monitor/login",
+            get(monitor::login_form).post(monitor::login),
+        )
+        .route("/monitor/logout", post(monitor::logout))
         .layer(DefaultBodyLimit::max(256 << 20))
         .layer(middleware::from_fn(log_request))
         .with_state(app)
@@ -328,7 +340,17 @@ pub fn serve(options: &ServeOptions) -> Result<(), ServerError> {
             limiter: LoginLimiter::default(),
             token_days: options.token_days,
             dummy_hash,
+            tls: tls.is_some(),
+            facts: monitor::FactsCache::default(),
         });
+        // Cases stored before the monitoring summary existed get theirs
+        // now, before the first request (a no-op once done).
+        let filled = monitor::backfill(&app).await.map_err(db::DbError::from)?;
+        if filled > 0 {
+            eprintln!(
+                "vicor serve: monitoring summary filled for {filled} cases stored before it existed"
+            );
+        }
         let listener =
             TcpListener::bind(options.listen)
                 .await

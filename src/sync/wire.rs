@@ -104,7 +104,7 @@ pub struct PushResponse {
 }
 
 /// One household of the sample, as headquarters loads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleRow {
     pub area: String,
     pub household: String,
@@ -112,6 +112,13 @@ pub struct SampleRow {
     pub instrument_id: String,
     pub instrument_version: String,
     pub enumerator: String,
+    /// Optional columns for fieldwork monitoring: the region code (the
+    /// first-stage stratum) and the household's design weight (the inverse
+    /// of its selection probability). Older clients leave them out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub design_weight: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
