@@ -1258,6 +1258,20 @@ impl<'b> Converter<'b> {
                 .collect(),
         };
         y.mark(cell.clone());
+        self.texts_by_language(y, indent, key, &texts, &cell, rosters);
+    }
+
+    /// Writes `key:` and one translated text per language; a fill (`${x}`)
+    /// that cannot be translated is noted against `cell`.
+    fn texts_by_language(
+        &mut self,
+        y: &mut Yaml,
+        indent: usize,
+        key: &str,
+        texts: &BTreeMap<String, String>,
+        cell: &CellRef,
+        rosters: &[String],
+    ) {
         y.line(indent, &format!("{key}:"));
         for lang in self.languages.clone() {
             let raw = texts.get(&lang).cloned().unwrap_or_default();
@@ -1383,19 +1397,7 @@ impl<'b> Converter<'b> {
             let messages = self
                 .complete(messages, cell.clone(), "constraint_message")
                 .unwrap_or_default();
-            y.line(indent + 3, "message:");
-            for lang in self.languages.clone() {
-                let raw = messages.get(&lang).cloned().unwrap_or_default();
-                let (text, errors) = translate::label(&raw, &self.scope, rosters);
-                for e in errors {
-                    self.note(
-                        cell.clone(),
-                        format!("a fill is not translated: {e}"),
-                        "the name is shown as written",
-                    );
-                }
-                y.line(indent + 4, &format!("{lang}: {}", q(&text)));
-            }
+            self.texts_by_language(y, indent + 3, "message", &messages, &cell, rosters);
         } else if !self.texts(survey, row, "constraint_message").is_empty()
             && survey.get(row, "constraint").is_none()
         {
@@ -1465,19 +1467,7 @@ impl<'b> Converter<'b> {
                 self.complete(c.labels.clone(), label_cell.clone(), "label")
                     .unwrap_or_default()
             };
-            y.line(indent + 2, "label:");
-            for lang in self.languages.clone() {
-                let raw = labels.get(&lang).cloned().unwrap_or_default();
-                let (text, errors) = translate::label(&raw, &self.scope, rosters);
-                for e in errors {
-                    self.note(
-                        label_cell.clone(),
-                        format!("a fill is not translated: {e}"),
-                        "the name is shown as written",
-                    );
-                }
-                y.line(indent + 3, &format!("{lang}: {}", q(&text)));
-            }
+            self.texts_by_language(y, indent + 2, "label", &labels, &label_cell, rosters);
             if let Some(f) = &filter
                 && !filter_failed
             {
