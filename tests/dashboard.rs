@@ -325,6 +325,26 @@ fn the_monitoring_pages_show_the_database_s_figures_and_find_the_outlier() {
     assert_eq!(psql(&office.db.url, count), pushed);
     drop(second);
 
+    // A household not yet visited moves from ana to ben: both their cells
+    // are recomputed (the overview's counts are checked against the sample
+    // below).
+    let moved = csv.replace(
+        "HH-ana-059,59 Secret Lane,victimization,1.0,ana,",
+        "HH-ana-059,59 Secret Lane,victimization,1.0,ben,",
+    );
+    assert_ne!(moved, csv);
+    let sample = office.dir.write("sample.csv", &moved);
+    office
+        .as_holder(&hq, &["assign", &sample.to_string_lossy()])
+        .assert_code(0);
+    assert_eq!(
+        psql(
+            &office.db.url,
+            "SELECT sum(assigned) FROM monitor_cells WHERE enumerator = 'ben'"
+        ),
+        "61"
+    );
+
     let addr = office.server.addr();
     // Roles: an enumerator is refused, no session goes to the login form.
     assert_eq!(login(addr, "dan"), Err(403));
@@ -403,6 +423,7 @@ fn the_monitoring_pages_show_the_database_s_figures_and_find_the_outlier() {
             assert!(html.contains(&format!(
                 "data-outlier=\"{OUTLIER}\" data-rate=\"no incident\" data-flagged=\"true\""
             )));
+            check_quality_figures(&office, &html);
         }
         let shot = docs.join(format!("monitor-{name}.png"));
         let s = run(&[
@@ -442,6 +463,49 @@ fn check_overview_figures(office: &Office, html: &str) {
         let shown = figure(html, &marker, "rr1").expect("RR1");
         assert!((shown - rr1).abs() < 1e-12, "{} RR1 {shown} {rr1}", v[0]);
     }
+    // Regions and areas, from the sample and the case table.
+    let rows = psql(
+        db,
+        "SELECT 'region', coalesce(a.region, '?'), count(*), count(c.uuid),
+                count(*) FILTER (WHERE c.status = 'completed' AND c.outcome = 'complete')
+         FROM assignments a LEFT JOIN cases c ON c.uuid = a.case_uuid GROUP BY 2
+         UNION ALL
+         SELECT 'area', a.area, count(*), count(c.uuid),
+                count(*) FILTER (WHERE c.status = 'completed' AND c.outcome = 'complete')
+         FROM assignments a LEFT JOIN cases c ON c.uuid = a.case_uuid GROUP BY 2",
+    );
+    assert_eq!(rows.lines().count(), 2 + 5 * 5, "{rows}");
+    for line in rows.lines() {
+        let v: Vec<&str> = line.split('|').collect();
+        let marker = format!("data-level=\"{}\" data-key=\"{}\"", v[0], v[1]);
+        for (k, name) in [(2, "assigned"), (3, "started"), (4, "complete")] {
+            let expected: f64 = v[k].parse().expect("a count");
+            assert_eq!(figure(html, &marker, name), Some(expected), "{line} {name}");
+        }
+    }
+    // Duration quartiles: PostgreSQL's percentile_cont over the summaries
+    // against the page's, computed in Rust.
+    let rows = psql(
+        db,
+        "SELECT enumerator, percentile_cont(0.25) WITHIN GROUP (ORDER BY duration_s) / 60,
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_s) / 60,
+                percentile_cont(0.75) WITHIN GROUP (ORDER BY duration_s) / 60
+         FROM monitor_cases WHERE disposition = 'complete' GROUP BY 1",
+    );
+    assert_eq!(rows.lines().count(), 5, "{rows}");
+    for line in rows.lines() {
+        let v: Vec<&str> = line.split('|').collect();
+        let marker = format!("<tr data-key=\"{}\">", v[0]);
+        for (k, name) in [(1, "q1_min"), (2, "median_min"), (3, "q3_min")] {
+            let expected: f64 = v[k].parse().expect("minutes");
+            let shown = figure(html, &marker, name).expect("a quartile");
+            assert!(
+                (shown - expected).abs() <= 1e-12 * expected,
+                "{} {name}: {shown} {expected}",
+                v[0]
+            );
+        }
+    }
     // 16.1.4 from the raw answers, by its definition (instruments/README.md):
     // safe_dark 1 or 2 is safe, anything else answered (3-5, DK, RF) is not;
     // weight: household design weight times the adults (18+) on the roster.
@@ -464,4 +528,73 @@ fn check_overview_figures(office: &Office, html: &str) {
         (shown - expected).abs() < 1e-9 * expected,
         "16.1.4 {shown} {expected}"
     );
+}
+
+/// The quality page's flag counts against the flags' definitions written
+/// out in SQL over the summaries (docs/monitoring.md), medians by
+/// `percentile_cont`: the page takes its counts from the cells and its
+/// medians from Rust.
+fn check_quality_figures(office: &Office, html: &str) {
+    let flags = "WITH med AS (
+             SELECT enumerator, percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_s) AS md
+             FROM monitor_cases WHERE disposition = 'complete' GROUP BY 1),
+         overall AS (
+             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_s) AS md
+             FROM monitor_cases WHERE disposition = 'complete'),
+         f AS (
+             SELECT m.enumerator,
+                    coalesce(m.disposition = 'complete' AND (m.duration_s < 0.5 * med.md
+                        OR m.duration_s < 0.5 * overall.md), false) AS short,
+                    m.fast_answers >= 5 AND m.fast_answers >= 0.25 * m.questions AS fast,
+                    m.changed_answers >= 10 AS changed,
+                    m.disposition = 'complete' AND m.straight_grids > 0 AS straight,
+                    m.clock_jumps > 0 AS jump,
+                    coalesce(m.sensitive_done AND m.self_completed = false, false) AS not_self
+             FROM monitor_cases m LEFT JOIN med USING (enumerator) CROSS JOIN overall)";
+    let rows = psql(
+        &office.db.url,
+        &format!(
+            "{flags} SELECT enumerator, count(*), count(*) FILTER (WHERE short),
+                    count(*) FILTER (WHERE fast), count(*) FILTER (WHERE changed),
+                    count(*) FILTER (WHERE straight), count(*) FILTER (WHERE jump)
+             FROM f GROUP BY 1"
+        ),
+    );
+    assert_eq!(rows.lines().count(), 5, "{rows}");
+    let flags_table = &html[html.find("data-table=\"flags\"").expect("the flags table")..];
+    for line in rows.lines() {
+        let v: Vec<&str> = line.split('|').collect();
+        let marker = format!("<tr data-key=\"{}\">", v[0]);
+        for (k, name) in [
+            (1, "started"),
+            (2, "short"),
+            (3, "fast"),
+            (4, "changed"),
+            (5, "straight"),
+            (6, "jumps"),
+        ] {
+            let expected: f64 = v[k].parse().expect("a count");
+            assert_eq!(
+                figure(flags_table, &marker, name),
+                Some(expected),
+                "{} {name}",
+                v[0]
+            );
+        }
+    }
+    let total: f64 = psql(
+        &office.db.url,
+        &format!(
+            "{flags} SELECT count(*) FROM f WHERE short OR fast OR changed OR jump OR not_self"
+        ),
+    )
+    .parse()
+    .expect("a count");
+    let shown = html
+        .split("data-figure=\"flagged_total\" data-value=\"")
+        .nth(1)
+        .and_then(|v| v[..v.find('"')?].parse::<f64>().ok());
+    assert_eq!(shown, Some(total));
+    let listed = html.matches("<tr data-case=").count();
+    assert_eq!(listed as f64, total.min(200.0), "flagged rows listed");
 }

@@ -571,6 +571,16 @@ pub async fn load_sample(
             }
         }
     }
+    // The monitoring cells of everyone the sample names, and of those who
+    // lost a household to another.
+    let mut touched: BTreeSet<String> = req.rows.iter().map(|r| r.enumerator.clone()).collect();
+    touched.extend(
+        req.rows
+            .iter()
+            .filter_map(|r| existing.get(&r.household).map(|(_, e)| e.clone())),
+    );
+    let touched: Vec<String> = touched.into_iter().collect();
+    super::monitor::data::refresh_cells(&tx, &touched).await?;
     audit(
         &tx,
         Some(&user.name),

@@ -194,6 +194,51 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX monitor_cases_enumerator ON monitor_cases (enumerator);
     ",
+    // 3: the monitoring cells, the page's counts pre-aggregated by
+    // enumerator, region, area and day of finishing, so the pages read a few
+    // thousand rows at 100,000 cases. An enumerator's cells are recomputed
+    // from its sample rows and summaries whenever either changes
+    // (`monitor::data::refresh_cells`), and all of them when the server
+    // starts. The index serves the list of the latest flagged interviews.
+    "
+    CREATE TABLE monitor_cells (
+        enumerator     text NOT NULL,
+        region         text NOT NULL,
+        area           text NOT NULL,
+        day            date,
+        assigned       integer NOT NULL DEFAULT 0,
+        started        integer NOT NULL DEFAULT 0,
+        in_sample      integer NOT NULL DEFAULT 0,
+        complete       integer NOT NULL DEFAULT 0,
+        partial        integer NOT NULL DEFAULT 0,
+        refused        integer NOT NULL DEFAULT 0,
+        non_contact    integer NOT NULL DEFAULT 0,
+        other          integer NOT NULL DEFAULT 0,
+        ineligible     integer NOT NULL DEFAULT 0,
+        incident_known integer NOT NULL DEFAULT 0,
+        no_incident    integer NOT NULL DEFAULT 0,
+        with_grids     integer NOT NULL DEFAULT 0,
+        fast           integer NOT NULL DEFAULT 0,
+        changed        integer NOT NULL DEFAULT 0,
+        straight       integer NOT NULL DEFAULT 0,
+        jumps          integer NOT NULL DEFAULT 0,
+        sensitive      integer NOT NULL DEFAULT 0,
+        not_self       integer NOT NULL DEFAULT 0,
+        flagged        integer NOT NULL DEFAULT 0,
+        weighted       integer NOT NULL DEFAULT 0,
+        safe_w         double precision NOT NULL DEFAULT 0,
+        safe_wy        double precision NOT NULL DEFAULT 0,
+        safe_n         integer NOT NULL DEFAULT 0,
+        physical_w     double precision NOT NULL DEFAULT 0,
+        physical_wy    double precision NOT NULL DEFAULT 0,
+        physical_n     integer NOT NULL DEFAULT 0,
+        bribe_w        double precision NOT NULL DEFAULT 0,
+        bribe_wy       double precision NOT NULL DEFAULT 0,
+        bribe_n        integer NOT NULL DEFAULT 0
+    );
+    CREATE INDEX monitor_cells_enumerator ON monitor_cells (enumerator);
+    CREATE INDEX monitor_cases_recent ON monitor_cases (end_utc DESC NULLS LAST, case_uuid);
+    ",
 ];
 
 /// The schema version this vicor writes.

@@ -141,6 +141,125 @@ pub async fn upsert(
     .map(drop)
 }
 
+/// The flags of an interview that do not depend on the medians, as SQL
+/// over a `monitor_cases` row: (name in the cells, condition).
+fn fixed_flags() -> [(&'static str, String); 5] {
+    [
+        (
+            "fast",
+            format!("(fast_answers >= {FAST_MIN} AND fast_answers >= {FAST_SHARE} * questions)"),
+        ),
+        ("changed", format!("(changed_answers >= {CHANGED_MIN})")),
+        (
+            "straight",
+            "(disposition = 'complete' AND straight_grids > 0)".into(),
+        ),
+        ("jumps", "(clock_jumps > 0)".into()),
+        (
+            "not_self",
+            "coalesce(sensitive_done AND self_completed = false, false)".into(),
+        ),
+    ]
+}
+
+/// Flagged on its own, without the duration: every fixed flag but the
+/// straight-lined grid, which is tested per enumerator instead.
+fn flagged_sql() -> String {
+    fixed_flags()
+        .iter()
+        .filter(|(name, _)| *name != "straight")
+        .map(|(_, sql)| sql.as_str())
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// Recomputes the monitoring cells of these enumerators from their sample
+/// rows and case summaries. Called in every transaction that changes
+/// either, after the change: the advisory lock (one per enumerator, taken
+/// in one order) makes the last writer see every earlier commit, so the
+/// cells always equal a fresh aggregation.
+pub async fn refresh_cells(
+    client: &impl GenericClient,
+    enumerators: &[String],
+) -> Result<(), tokio_postgres::Error> {
+    if enumerators.is_empty() {
+        return Ok(());
+    }
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock(7669638, k)
+             FROM (SELECT DISTINCT hashtext(e) AS k FROM unnest($1::text[]) e ORDER BY 1) s",
+            &[&enumerators],
+        )
+        .await?;
+    client
+        .execute(
+            "DELETE FROM monitor_cells WHERE enumerator = ANY($1)",
+            &[&enumerators],
+        )
+        .await?;
+    client
+        .execute(
+            "INSERT INTO monitor_cells (enumerator, region, area, assigned)
+             SELECT enumerator, coalesce(region, '?'), area, count(*)
+             FROM assignments WHERE enumerator = ANY($1) GROUP BY 1, 2, 3",
+            &[&enumerators],
+        )
+        .await?;
+    let flags = fixed_flags();
+    let names: Vec<&str> = flags.iter().map(|(n, _)| *n).collect();
+    let counts: Vec<String> = flags
+        .iter()
+        .map(|(_, sql)| format!("count(*) FILTER (WHERE {sql})"))
+        .collect();
+    let indicators: Vec<String> = INDICATORS
+        .iter()
+        .map(|i| {
+            let (v, domain) = (i.column, i.domain);
+            let with = format!("weighted AND {v} IS NOT NULL AND {domain}");
+            format!(
+                "coalesce(sum(w) FILTER (WHERE {with}), 0),
+                 coalesce(sum(w * {v}) FILTER (WHERE {with}), 0),
+                 count(*) FILTER (WHERE {with})"
+            )
+        })
+        .collect();
+    let indicator_columns: Vec<String> = INDICATORS
+        .iter()
+        .map(|i| format!("{0}_w, {0}_wy, {0}_n", i.cells))
+        .collect();
+    let sql = format!(
+        "INSERT INTO monitor_cells (enumerator, region, area, day, started, in_sample, complete,
+             partial, refused, non_contact, other, ineligible, incident_known, no_incident,
+             with_grids, {}, flagged, weighted, {})
+         SELECT enumerator, coalesce(region, '?'), area,
+                CASE WHEN end_utc IS NOT NULL AND disposition <> 'in_progress'
+                     THEN (end_utc AT TIME ZONE 'UTC')::date END,
+                count(*),
+                count(*) FILTER (WHERE area <> '{NOT_IN_SAMPLE}'),
+                count(*) FILTER (WHERE disposition = 'complete'),
+                count(*) FILTER (WHERE disposition IN ('partial', 'in_progress')),
+                count(*) FILTER (WHERE disposition = 'refused'),
+                count(*) FILTER (WHERE disposition = 'non_contact'),
+                count(*) FILTER (WHERE disposition = 'other'),
+                count(*) FILTER (WHERE disposition = 'ineligible'),
+                count(*) FILTER (WHERE disposition = 'complete' AND any_incident IS NOT NULL),
+                count(*) FILTER (WHERE disposition = 'complete' AND any_incident = 0),
+                count(*) FILTER (WHERE disposition = 'complete' AND grids > 0),
+                {}, count(*) FILTER (WHERE {}), count(*) FILTER (WHERE weighted), {}
+         FROM (SELECT *, disposition = 'complete' AND design_weight IS NOT NULL AS weighted,
+                      design_weight * coalesce(eligible, 1) AS w
+               FROM monitor_cases WHERE enumerator = ANY($1)) m
+         GROUP BY 1, 2, 3, 4",
+        names.join(", "),
+        indicator_columns.join(", "),
+        counts.join(", "),
+        flagged_sql(),
+        indicators.join(", "),
+    );
+    client.execute(&sql, &[&enumerators]).await.map(drop)
+}
+
 /// Which grouping a progress row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -154,6 +273,8 @@ pub enum Level {
 pub struct ProgressRow {
     pub level: Level,
     pub key: String,
+    /// The region of an area row; empty for the other levels.
+    pub region: String,
     pub assigned: i64,
     pub started: i64,
     pub dispositions: Dispositions,
@@ -162,92 +283,61 @@ pub struct ProgressRow {
 /// The area of a pushed case that is not in the sample.
 pub const NOT_IN_SAMPLE: &str = "(not in the sample)";
 
-/// The grouping of a row of a GROUPING SETS query over (enumerator,
-/// region, area), from its three `grouping()` columns and keys.
-fn grouping_key(r: &tokio_postgres::Row) -> (Level, String) {
-    let g = |i: usize| r.get::<_, i32>(i) == 0;
-    let (level, key) = if g(0) {
-        (Level::Enumerator, r.get::<_, Option<String>>(3))
-    } else if g(1) {
-        (Level::Region, r.get(4))
-    } else if g(2) {
-        (Level::Area, r.get(5))
-    } else {
-        (Level::Total, Some("all".to_string()))
-    };
-    (level, key.unwrap_or_default())
-}
+/// The cells a viewer sees, as a FROM clause with `$1`, `$2` of [`Scope`].
+const SCOPED_CELLS: &str = "monitor_cells c JOIN users u ON u.name = c.enumerator
+     WHERE ($1 OR u.supervisor = $2)";
 
 /// Assigned, started and final dispositions by region, area, enumerator
-/// and in all, over the sample and the cases pushed.
-///
-/// Two aggregations without a join (the sample, and the summaries, which
-/// carry their sample row's region and area), run side by side; "not
-/// started" is the sample's count less its cases pushed. A full join of
-/// the two took 120 ms at 100,000 cases, these about half.
+/// and in all: one GROUPING SETS query over the cells. "Not started" is
+/// the sample's count less its cases pushed.
 pub async fn progress(
-    sample_client: &impl GenericClient,
-    cases_client: &impl GenericClient,
+    client: &impl GenericClient,
     scope: &Scope,
 ) -> Result<Vec<ProgressRow>, tokio_postgres::Error> {
-    let params = scope.params();
-    let cases_sql = format!(
-        "SELECT grouping(m.enumerator)::int4, grouping(coalesce(region, '?'))::int4, grouping(area)::int4,
-                m.enumerator, coalesce(region, '?') AS region, area,
-                count(*) FILTER (WHERE area <> '{NOT_IN_SAMPLE}'),
-                count(*),
-                count(*) FILTER (WHERE disposition = 'complete'),
-                count(*) FILTER (WHERE disposition IN ('partial', 'in_progress')),
-                count(*) FILTER (WHERE disposition = 'refused'),
-                count(*) FILTER (WHERE disposition = 'non_contact'),
-                count(*) FILTER (WHERE disposition = 'other'),
-                count(*) FILTER (WHERE disposition = 'ineligible')
-         FROM monitor_cases m JOIN users u ON u.name = m.enumerator
-         WHERE $1 OR u.supervisor = $2
-         GROUP BY GROUPING SETS ((m.enumerator), (coalesce(region, '?')), (area), ())"
+    let sql = format!(
+        "SELECT grouping(c.enumerator)::int4, grouping(c.region)::int4, grouping(c.area)::int4,
+                c.enumerator, c.region, c.area,
+                sum(assigned)::int8, sum(in_sample)::int8, sum(started)::int8,
+                sum(complete)::int8, sum(partial)::int8, sum(refused)::int8,
+                sum(non_contact)::int8, sum(other)::int8, sum(ineligible)::int8
+         FROM {SCOPED_CELLS}
+         GROUP BY GROUPING SETS ((c.enumerator), (c.region), (c.region, c.area), ())"
     );
-    let sample = sample_client.query(
-        "SELECT grouping(a.enumerator)::int4, grouping(coalesce(region, '?'))::int4, grouping(area)::int4,
-                a.enumerator, coalesce(region, '?') AS region, area, count(*)
-         FROM assignments a JOIN users u ON u.name = a.enumerator
-         WHERE $1 OR u.supervisor = $2
-         GROUP BY GROUPING SETS ((a.enumerator), (coalesce(region, '?')), (area), ())",
-        &params,
-    );
-    let cases = cases_client.query(&cases_sql, &params);
-    let (sample, cases) = tokio::try_join!(sample, cases)?;
-    let mut out: BTreeMap<(Level, String), ProgressRow> = BTreeMap::new();
-    fn row<'a>(
-        out: &'a mut BTreeMap<(Level, String), ProgressRow>,
-        r: &tokio_postgres::Row,
-    ) -> &'a mut ProgressRow {
-        let (level, key) = grouping_key(r);
-        out.entry((level, key.clone())).or_insert(ProgressRow {
-            level,
-            key,
-            assigned: 0,
-            started: 0,
-            dispositions: Dispositions::default(),
+    let rows = client.query(&sql, &scope.params()).await?;
+    let mut out: Vec<ProgressRow> = rows
+        .iter()
+        .map(|r| {
+            let g = |i: usize| r.get::<_, i32>(i) == 0;
+            let (level, key, region) = if g(0) {
+                (Level::Enumerator, r.get(3), String::new())
+            } else if g(2) {
+                (Level::Area, r.get(5), r.get(4))
+            } else if g(1) {
+                (Level::Region, r.get(4), String::new())
+            } else {
+                (Level::Total, "all".to_string(), String::new())
+            };
+            let n = |i: usize| r.get::<_, i64>(i);
+            ProgressRow {
+                level,
+                key,
+                region,
+                assigned: n(6),
+                started: n(8),
+                dispositions: Dispositions {
+                    complete: n(9),
+                    partial: n(10),
+                    refused: n(11),
+                    non_contact: n(12),
+                    other: n(13),
+                    unknown: n(6) - n(7),
+                    ineligible: n(14),
+                },
+            }
         })
-    }
-    for r in &sample {
-        let p = row(&mut out, r);
-        p.assigned = r.get(6);
-        p.dispositions.unknown += r.get::<_, i64>(6);
-    }
-    for r in &cases {
-        let p = row(&mut out, r);
-        p.started = r.get(7);
-        let d = &mut p.dispositions;
-        d.unknown -= r.get::<_, i64>(6);
-        d.complete = r.get(8);
-        d.partial = r.get(9);
-        d.refused = r.get(10);
-        d.non_contact = r.get(11);
-        d.other = r.get(12);
-        d.ineligible = r.get(13);
-    }
-    Ok(out.into_values().collect())
+        .collect();
+    out.sort_by(|a, b| (a.level, &a.region, &a.key).cmp(&(b.level, &b.region, &b.key)));
+    Ok(out)
 }
 
 /// Per day (UTC) of the interview's last event: finished cases, and of
@@ -256,54 +346,17 @@ pub async fn days(
     client: &impl GenericClient,
     scope: &Scope,
 ) -> Result<Vec<(String, i64, i64)>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT to_char(day, 'YYYY-MM-DD'), sum(started)::int8, sum(complete)::int8
+         FROM {SCOPED_CELLS} AND day IS NOT NULL
+         GROUP BY day ORDER BY day"
+    );
     Ok(client
-        .query(
-            "SELECT to_char((m.end_utc AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD'),
-                    count(*), count(*) FILTER (WHERE m.disposition = 'complete')
-             FROM monitor_cases m JOIN users u ON u.name = m.enumerator
-             WHERE ($1 OR u.supervisor = $2) AND m.end_utc IS NOT NULL
-               AND m.disposition <> 'in_progress'
-             GROUP BY 1 ORDER BY 1",
-            &scope.params(),
-        )
+        .query(&sql, &scope.params())
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect())
-}
-
-/// The cases of the scope with the medians the flags compare to; shared
-/// by the per-enumerator counts and the list of flagged interviews.
-fn flags_cte() -> String {
-    format!(
-        "WITH m AS (
-             SELECT m.case_uuid, m.enumerator, m.area, m.disposition, m.end_utc, m.duration_s,
-                    m.questions, m.fast_answers, m.changed_answers, m.grids, m.straight_grids,
-                    m.clock_jumps, m.sensitive_done, m.self_completed, m.any_incident,
-                    coalesce(u.supervisor, '') AS team
-             FROM monitor_cases m JOIN users u ON u.name = m.enumerator
-             WHERE $1 OR u.supervisor = $2),
-         overall AS (
-             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_s) AS md
-             FROM m WHERE disposition = 'complete'),
-         med AS (
-             SELECT enumerator,
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_s) AS md,
-                    percentile_cont(0.25) WITHIN GROUP (ORDER BY duration_s) AS q1,
-                    percentile_cont(0.75) WITHIN GROUP (ORDER BY duration_s) AS q3
-             FROM m WHERE disposition = 'complete' GROUP BY enumerator),
-         f AS (
-             SELECT m.*, med.md AS enumerator_md, med.q1, med.q3, overall.md AS survey_md,
-                    (m.disposition = 'complete' AND (m.duration_s < {SHORT_SHARE} * med.md
-                        OR m.duration_s < {SHORT_SHARE} * overall.md)) AS short,
-                    (m.fast_answers >= {FAST_MIN}
-                        AND m.fast_answers >= {FAST_SHARE} * m.questions) AS fast,
-                    (m.changed_answers >= {CHANGED_MIN}) AS changed,
-                    (m.disposition = 'complete' AND m.straight_grids > 0) AS straight,
-                    (m.clock_jumps > 0) AS jump,
-                    (m.sensitive_done AND m.self_completed = false) AS not_self
-             FROM m LEFT JOIN med ON med.enumerator = m.enumerator CROSS JOIN overall)"
-    )
 }
 
 /// One enumerator's cases and flags.
@@ -331,53 +384,98 @@ pub struct EnumeratorRow {
     pub not_self: i64,
     /// Complete interviews with a grid answered (the straight-lining base).
     pub with_grids: i64,
+    /// Interviews flagged for anything but their duration, and short
+    /// interviews with no other flag: together, the flagged interviews.
+    pub flagged_otherwise: i64,
+    pub short_only: i64,
 }
 
+/// Each enumerator with cases: the counts from the cells, the duration
+/// quartiles and short interviews from the complete interviews' durations
+/// (fetched as one array per enumerator, the quantiles taken in Rust).
 pub async fn enumerators(
-    client: &impl GenericClient,
+    cells_client: &impl GenericClient,
+    durations_client: &impl GenericClient,
     scope: &Scope,
 ) -> Result<Vec<EnumeratorRow>, tokio_postgres::Error> {
-    let sql = format!(
-        "{} SELECT enumerator, max(team), count(*),
-                count(*) FILTER (WHERE disposition = 'complete'),
-                count(*) FILTER (WHERE disposition = 'refused'),
-                count(*) FILTER (WHERE disposition = 'complete' AND any_incident IS NOT NULL),
-                count(*) FILTER (WHERE disposition = 'complete' AND any_incident = 0),
-                max(enumerator_md), max(q1), max(q3), max(survey_md),
-                count(*) FILTER (WHERE short), count(*) FILTER (WHERE fast),
-                count(*) FILTER (WHERE changed), count(*) FILTER (WHERE straight),
-                count(*) FILTER (WHERE jump), count(*) FILTER (WHERE sensitive_done),
-                count(*) FILTER (WHERE not_self),
-                count(*) FILTER (WHERE disposition = 'complete' AND grids > 0)
-            FROM f GROUP BY enumerator ORDER BY enumerator",
-        flags_cte()
+    let counts_sql = format!(
+        "SELECT c.enumerator, coalesce(max(u.supervisor), ''), sum(started)::int8,
+                sum(complete)::int8, sum(refused)::int8, sum(incident_known)::int8,
+                sum(no_incident)::int8, sum(fast)::int8, sum(changed)::int8,
+                sum(straight)::int8, sum(jumps)::int8, sum(sensitive)::int8,
+                sum(not_self)::int8, sum(with_grids)::int8, sum(flagged)::int8
+         FROM {SCOPED_CELLS}
+         GROUP BY c.enumerator HAVING sum(started) > 0 ORDER BY c.enumerator"
     );
-    Ok(client
-        .query(&sql, &scope.params())
-        .await?
+    let durations_sql = format!(
+        "SELECT m.enumerator, array_agg(m.duration_s), array_agg({})
+         FROM monitor_cases m JOIN users u ON u.name = m.enumerator
+         WHERE ($1 OR u.supervisor = $2) AND m.disposition = 'complete'
+           AND m.duration_s IS NOT NULL
+         GROUP BY m.enumerator",
+        flagged_sql()
+    );
+    let params = scope.params();
+    let (counts, durations) = tokio::try_join!(
+        cells_client.query(&counts_sql, &params),
+        durations_client.query(&durations_sql, &params)
+    )?;
+    let durations: HashMap<String, (Vec<f64>, Vec<bool>)> = durations
         .iter()
-        .map(|r| EnumeratorRow {
-            enumerator: r.get(0),
-            team: r.get(1),
-            started: r.get(2),
-            complete: r.get(3),
-            refused: r.get(4),
-            incident_known: r.get(5),
-            no_incident: r.get(6),
-            median_s: r.get(7),
-            q1_s: r.get(8),
-            q3_s: r.get(9),
-            survey_median_s: r.get(10),
-            short: r.get(11),
-            fast: r.get(12),
-            changed: r.get(13),
-            straight: r.get(14),
-            jumps: r.get(15),
-            sensitive: r.get(16),
-            not_self: r.get(17),
-            with_grids: r.get(18),
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+    let mut all: Vec<f64> = durations.values().flat_map(|(d, _)| d.clone()).collect();
+    all.sort_by(f64::total_cmp);
+    let survey_median = stats::quantile(&all, 0.5);
+    Ok(counts
+        .iter()
+        .map(|r| {
+            let enumerator: String = r.get(0);
+            let mut row = EnumeratorRow {
+                team: r.get(1),
+                started: r.get(2),
+                complete: r.get(3),
+                refused: r.get(4),
+                incident_known: r.get(5),
+                no_incident: r.get(6),
+                fast: r.get(7),
+                changed: r.get(8),
+                straight: r.get(9),
+                jumps: r.get(10),
+                sensitive: r.get(11),
+                not_self: r.get(12),
+                with_grids: r.get(13),
+                flagged_otherwise: r.get(14),
+                survey_median_s: survey_median,
+                ..EnumeratorRow::default()
+            };
+            if let Some((d, flagged)) = durations.get(&enumerator) {
+                let mut sorted = d.clone();
+                sorted.sort_by(f64::total_cmp);
+                row.q1_s = stats::quantile(&sorted, 0.25);
+                row.median_s = stats::quantile(&sorted, 0.5);
+                row.q3_s = stats::quantile(&sorted, 0.75);
+                let limit = short_limit(row.median_s, survey_median);
+                for (d, flagged) in d.iter().zip(flagged) {
+                    if limit.is_some_and(|l| *d < l) {
+                        row.short += 1;
+                        row.short_only += i64::from(!flagged);
+                    }
+                }
+            }
+            row.enumerator = enumerator;
+            row
         })
         .collect())
+}
+
+/// An interview shorter than this is short: under [`SHORT_SHARE`] of its
+/// enumerator's median or of the survey's, whichever is longer.
+fn short_limit(enumerator_median: Option<f64>, survey_median: Option<f64>) -> Option<f64> {
+    match (enumerator_median, survey_median) {
+        (Some(a), Some(b)) => Some(SHORT_SHARE * a.max(b)),
+        (a, b) => a.or(b).map(|m| SHORT_SHARE * m),
+    }
 }
 
 /// A flagged interview, by case id (never the household).
@@ -391,23 +489,45 @@ pub struct FlaggedCase {
     pub reasons: Vec<&'static str>,
 }
 
-/// The most recent flagged interviews (at most [`FLAGGED_SHOWN`]) and how
-/// many there are in all.
+/// The most recent flagged interviews (at most [`FLAGGED_SHOWN`]), read
+/// newest first along the `monitor_cases_recent` index until enough are
+/// found; the short-interview limits of each enumerator (from
+/// [`enumerators`]) go in as one JSON object, looked up per row.
 pub async fn flagged(
     client: &impl GenericClient,
     scope: &Scope,
-) -> Result<(Vec<FlaggedCase>, i64), tokio_postgres::Error> {
+    enumerators: &[EnumeratorRow],
+) -> Result<Vec<FlaggedCase>, tokio_postgres::Error> {
+    let limits: serde_json::Map<String, serde_json::Value> = enumerators
+        .iter()
+        .filter_map(|r| {
+            let l = short_limit(r.median_s, r.survey_median_s)?;
+            Some((r.enumerator.clone(), l.into()))
+        })
+        .collect();
+    let limits = serde_json::Value::Object(limits).to_string();
+    let flags = fixed_flags();
+    let shown: Vec<String> = flags
+        .iter()
+        .map(|(name, sql)| format!("{sql} AS {name}"))
+        .collect();
     let sql = format!(
-        "{} SELECT case_uuid, enumerator, area,
+        "SELECT case_uuid, enumerator, area,
                 to_char(end_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), duration_s,
-                coalesce(short, false), fast, changed, straight, jump, coalesce(not_self, false),
-                count(*) OVER ()
-            FROM f WHERE short OR fast OR changed OR jump OR not_self
-            ORDER BY end_utc DESC NULLS LAST, case_uuid LIMIT {FLAGGED_SHOWN}",
-        flags_cte()
+                short, fast, changed, straight, jumps, not_self
+         FROM (SELECT m.*, {},
+                      coalesce(m.disposition = 'complete'
+                          AND m.duration_s < (l.limits ->> m.enumerator)::float8, false) AS short
+               FROM monitor_cases m JOIN users u ON u.name = m.enumerator
+               CROSS JOIN (SELECT $3::text::jsonb AS limits) l
+               WHERE $1 OR u.supervisor = $2) m
+         WHERE short OR {}
+         ORDER BY end_utc DESC NULLS LAST, case_uuid LIMIT {FLAGGED_SHOWN}",
+        shown.join(", "),
+        flagged_sql()
     );
-    let rows = client.query(&sql, &scope.params()).await?;
-    let total = rows.first().map_or(0, |r| r.get(11));
+    let [everyone, supervisor] = scope.params();
+    let rows = client.query(&sql, &[everyone, supervisor, &limits]).await?;
     let names = [
         "short",
         "fast answers",
@@ -416,22 +536,20 @@ pub async fn flagged(
         "clock jump",
         "sensitive sections read aloud",
     ];
-    Ok((
-        rows.iter()
-            .map(|r| FlaggedCase {
-                case: r.get(0),
-                enumerator: r.get(1),
-                area: r.get(2),
-                end_utc: r.get(3),
-                duration_s: r.get(4),
-                reasons: (0..6)
-                    .filter(|i| r.get::<_, bool>(5 + i))
-                    .map(|i| names[i])
-                    .collect(),
-            })
-            .collect(),
-        total,
-    ))
+    Ok(rows
+        .iter()
+        .map(|r| FlaggedCase {
+            case: r.get(0),
+            enumerator: r.get(1),
+            area: r.get(2),
+            end_utc: r.get(3),
+            duration_s: r.get(4),
+            reasons: (0..6)
+                .filter(|i| r.get::<_, bool>(5 + i))
+                .map(|i| names[i])
+                .collect(),
+        })
+        .collect())
 }
 
 /// An enumerator's rate against the rest of its team.
@@ -499,57 +617,59 @@ pub struct Indicator {
     pub se: Option<f64>,
 }
 
-/// The indicators shown: (code, label, column of the 0/1 variable, the
-/// condition of its population).
-const INDICATORS: [(&str, &str, &str, &str); 3] = [
-    (
-        "16.1.4",
-        "Feel safe walking alone after dark",
-        "safe_dark",
-        "true",
-    ),
-    (
-        "16.1.3 (a)",
-        "Physical violence, previous 12 months",
-        "physical",
-        "true",
-    ),
-    (
-        "16.5.1",
-        "Bribery, of those in contact with officials",
-        "bribe",
-        "contact = 1",
-    ),
+/// An indicator shown: its 0/1 variable in `monitor_cases`, the condition
+/// of its population, and the prefix of its sums in `monitor_cells`.
+struct IndicatorColumns {
+    code: &'static str,
+    label: &'static str,
+    column: &'static str,
+    domain: &'static str,
+    cells: &'static str,
+}
+
+const INDICATORS: [IndicatorColumns; 3] = [
+    IndicatorColumns {
+        code: "16.1.4",
+        label: "Feel safe walking alone after dark",
+        column: "safe_dark",
+        domain: "true",
+        cells: "safe",
+    },
+    IndicatorColumns {
+        code: "16.1.3 (a)",
+        label: "Physical violence, previous 12 months",
+        column: "physical",
+        domain: "true",
+        cells: "physical",
+    },
+    IndicatorColumns {
+        code: "16.5.1",
+        label: "Bribery, of those in contact with officials",
+        column: "bribe",
+        domain: "contact = 1",
+        cells: "bribe",
+    },
 ];
 
 /// The provisional estimates: ratio estimators Σwy/Σw over the complete
 /// interviews with a value, with design weights (household weight times
 /// eligible members), linearised variance with regions as strata and areas
-/// as PSUs. The PSU totals are summed in PostgreSQL; the ratio and its
-/// variance from PSU totals are the unit-level ones (the influence values
-/// of a ratio add up within a PSU), so `estimate::estimate` runs on one row
-/// per area.
+/// as PSUs. The PSU totals are the cells' sums; the ratio and its variance
+/// from PSU totals are the unit-level ones (the influence values of a ratio
+/// add up within a PSU), so `estimate::estimate` runs on one row per area.
+/// Areas without a weighted complete interview are no PSU yet.
 pub async fn estimates(
     client: &impl GenericClient,
     scope: &Scope,
 ) -> Result<Vec<Indicator>, tokio_postgres::Error> {
     let sums: Vec<String> = INDICATORS
         .iter()
-        .map(|(_, _, v, domain)| {
-            format!(
-                "coalesce(sum(w) FILTER (WHERE {v} IS NOT NULL AND {domain}), 0),
-                 coalesce(sum(w * {v}) FILTER (WHERE {v} IS NOT NULL AND {domain}), 0),
-                 count(*) FILTER (WHERE {v} IS NOT NULL AND {domain})"
-            )
-        })
+        .map(|i| format!("sum({0}_w), sum({0}_wy), sum({0}_n)::int8", i.cells))
         .collect();
     let sql = format!(
-        "SELECT coalesce(region, '?'), area, {}
-         FROM (SELECT m.*, m.design_weight * coalesce(m.eligible, 1) AS w
-               FROM monitor_cases m JOIN users u ON u.name = m.enumerator
-               WHERE ($1 OR u.supervisor = $2) AND m.disposition = 'complete'
-                 AND m.design_weight IS NOT NULL) m
-         GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT c.region, c.area, {}
+         FROM {SCOPED_CELLS}
+         GROUP BY 1, 2 HAVING sum(weighted) > 0 ORDER BY 1, 2",
         sums.join(", ")
     );
     let rows = client.query(&sql, &scope.params()).await?;
@@ -581,7 +701,7 @@ pub async fn estimates(
     Ok(INDICATORS
         .iter()
         .enumerate()
-        .map(|(k, (code, label, _, _))| {
+        .map(|(k, i)| {
             let x: Vec<f64> = rows.iter().map(|r| r.get(2 + 3 * k)).collect();
             let y: Vec<f64> = rows.iter().map(|r| r.get(3 + 3 * k)).collect();
             let n: i64 = rows.iter().map(|r| r.get::<_, i64>(4 + 3 * k)).sum();
@@ -589,8 +709,8 @@ pub async fn estimates(
                 estimate::estimate(d, Statistic::Ratio, &y, Some(&x), &all, &mut ws).ok()
             });
             Indicator {
-                code,
-                label,
+                code: i.code,
+                label: i.label,
                 n,
                 estimate: e.as_ref().and_then(|e| e.estimate),
                 ci: e.as_ref().and_then(|e| e.ci(0.95, CiMethod::Logit)),

@@ -15,6 +15,8 @@ use crate::server::api::User;
 
 /// Areas listed on the overview (the rest are counted in their region).
 const AREAS_SHOWN: usize = 100;
+/// Enumerators at each end of the duration plot when there are many.
+const PLOT_ENDS: usize = 30;
 
 /// Text made safe for HTML content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -143,6 +145,25 @@ fn count(name: &str, n: i64) -> String {
     format!("<td data-figure=\"{name}\" data-value=\"{n}\">{n}</td>")
 }
 
+/// Text as a URL query value: every byte but unreserved ones as `%XX`.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The share of an area's sample with a final disposition.
+fn finished_share(r: &ProgressRow) -> f64 {
+    let d = &r.dispositions;
+    let done = d.complete + d.refused + d.non_contact + d.other + d.ineligible;
+    done as f64 / r.assigned.max(1) as f64
+}
+
 fn progress_table(rows: &[&ProgressRow], level: Level, first: &str) -> String {
     let level_name = match level {
         Level::Total => "total",
@@ -150,8 +171,13 @@ fn progress_table(rows: &[&ProgressRow], level: Level, first: &str) -> String {
         Level::Area => "area",
         Level::Enumerator => "enumerator",
     };
+    let region_th = if level == Level::Area {
+        "<th>region</th>"
+    } else {
+        ""
+    };
     let mut s = format!(
-        "<table class=\"sortable\" data-table=\"{level_name}\"><thead><tr><th>{first}</th><th>assigned</th>\
+        "<table class=\"sortable\" data-table=\"{level_name}\"><thead><tr><th>{first}</th>{region_th}<th>assigned</th>\
          <th>started</th><th>complete</th><th>partial or in progress</th><th>refused</th>\
          <th>non-contact</th><th>other</th><th>not started</th><th>ineligible</th>\
          <th>RR1</th><th>refusal rate</th><th>contact rate</th></tr></thead><tbody>"
@@ -160,9 +186,22 @@ fn progress_table(rows: &[&ProgressRow], level: Level, first: &str) -> String {
         let d = &r.dispositions;
         let _ = write!(
             s,
-            "<tr data-level=\"{level_name}\" data-key=\"{}\"><td>{}</td>{}{}{}{}{}{}{}{}{}{}{}{}</tr>",
+            "<tr data-level=\"{level_name}\" data-key=\"{}\"><td>{}</td>{}{}{}{}{}{}{}{}{}{}{}{}{}</tr>",
             escape(&r.key),
-            escape(&r.key),
+            match level {
+                // A region's row leads to all of its areas.
+                Level::Region => format!(
+                    "<a href=\"/monitor?region={}\">{}</a>",
+                    escape(&url_encode(&r.key)),
+                    escape(&r.key)
+                ),
+                _ => escape(&r.key),
+            },
+            if level == Level::Area {
+                format!("<td>{}</td>", escape(&r.region))
+            } else {
+                String::new()
+            },
             count("assigned", r.assigned),
             count("started", r.started),
             count("complete", d.complete),
@@ -215,10 +254,19 @@ fn days_plot(days: &[(String, i64, i64)]) -> String {
             x + step * 0.4,
             y(running as f64, total.max(1) as f64)
         );
-        if i == 0 || i + 1 == days.len() || i % (days.len() / 6).max(1) == 0 {
+        // About six dates; the last one ends at its bar, so it stays inside
+        // the plot, and the regular one before it gives way if too close.
+        let every = (days.len() / 6).max(1);
+        let last = i + 1 == days.len();
+        if last || (i % every == 0 && days.len() - 1 - i >= every / 2 + 1) {
+            let (x, anchor) = if last {
+                (x + step * 0.8, "end")
+            } else {
+                (x, "start")
+            };
             let _ = write!(
                 s,
-                "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\">{}</text>",
+                "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"{anchor}\">{}</text>",
                 h - bottom + 16.0,
                 escape(day)
             );
@@ -238,11 +286,25 @@ fn days_plot(days: &[(String, i64, i64)]) -> String {
 /// Per enumerator: the interquartile range of complete interviews'
 /// durations as a bar and the median as a tick, in minutes.
 fn durations_plot(rows: &[EnumeratorRow]) -> String {
-    let rows: Vec<&EnumeratorRow> = rows.iter().filter(|r| r.median_s.is_some()).collect();
+    let mut rows: Vec<&EnumeratorRow> = rows.iter().filter(|r| r.median_s.is_some()).collect();
     if rows.is_empty() {
         return "<p class=\"note\">No complete interview yet.</p>".into();
     }
-    let shown = &rows[..rows.len().min(60)];
+    // Shortest median first; of many, the ends are what a supervisor checks.
+    rows.sort_by(|a, b| {
+        a.median_s
+            .unwrap_or_default()
+            .total_cmp(&b.median_s.unwrap_or_default())
+    });
+    let shown: Vec<&EnumeratorRow> = if rows.len() > 2 * PLOT_ENDS {
+        rows[..PLOT_ENDS]
+            .iter()
+            .chain(&rows[rows.len() - PLOT_ENDS..])
+            .copied()
+            .collect()
+    } else {
+        rows.clone()
+    };
     let max = shown
         .iter()
         .filter_map(|r| r.q3_s.or(r.median_s))
@@ -289,8 +351,7 @@ fn durations_plot(rows: &[EnumeratorRow]) -> String {
     if rows.len() > shown.len() {
         let _ = write!(
             s,
-            "<p class=\"note\">The first {} enumerators of {}; the table below has all.</p>",
-            shown.len(),
+            "<p class=\"note\">The {PLOT_ENDS} shortest and the {PLOT_ENDS} longest medians of {} enumerators; the table below has all.</p>",
             rows.len()
         );
     }
@@ -352,6 +413,7 @@ pub fn overview(
     days: &[(String, i64, i64)],
     enumerators: &[EnumeratorRow],
     estimates: &[Indicator],
+    region: Option<&str>,
 ) -> String {
     let mut s = head("Fieldwork progress", Some(user));
     let of = |level: Level| -> Vec<&ProgressRow> {
@@ -393,22 +455,40 @@ pub fn overview(
         Level::Enumerator,
         "enumerator",
     ));
-    let areas = of(Level::Area);
-    let _ = write!(
-        s,
-        "<h2>By area</h2><p class=\"note\">{} areas{}.</p>",
-        areas.len(),
-        if areas.len() > AREAS_SHOWN {
-            format!(", the first {AREAS_SHOWN} by code shown")
-        } else {
-            String::new()
+    let mut areas = of(Level::Area);
+    match region {
+        Some(region) => {
+            areas.retain(|r| r.region == region);
+            let _ = write!(
+                s,
+                "<h2 id=\"areas\">Areas of region {}</h2><p class=\"note\">{} areas. \
+                 <a href=\"/monitor\">Back to the areas furthest behind.</a></p>",
+                escape(region),
+                areas.len()
+            );
         }
-    );
-    s.push_str(&progress_table(
-        &areas[..areas.len().min(AREAS_SHOWN)],
-        Level::Area,
-        "area",
-    ));
+        None => {
+            let _ = write!(
+                s,
+                "<h2 id=\"areas\">By area</h2><p class=\"note\">{} areas{}. Choose a region \
+                 above for all of its areas.</p>",
+                areas.len(),
+                if areas.len() > AREAS_SHOWN {
+                    format!(
+                        "; the {AREAS_SHOWN} with the smallest share of their sample finished \
+                         (complete, refused, non-contact, other or ineligible) are shown"
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            if areas.len() > AREAS_SHOWN {
+                areas.sort_by(|a, b| finished_share(a).total_cmp(&finished_share(b)));
+                areas.truncate(AREAS_SHOWN);
+            }
+        }
+    }
+    s.push_str(&progress_table(&areas, Level::Area, "area"));
     s.push_str("<h2>Interview durations</h2><p class=\"note\">Complete interviews, minutes of interview time (pauses over 30 minutes left out): bar from the first to the third quartile, tick at the median.</p>");
     s.push_str(&durations_plot(enumerators));
     s.push_str(

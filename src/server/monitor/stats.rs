@@ -83,6 +83,25 @@ pub fn two_proportion_z(x1: i64, n1: i64, x2: i64, n2: i64) -> Option<f64> {
     Some((p1 - p2) / var.sqrt())
 }
 
+/// The `p` quantile of sorted values, interpolated between the two order
+/// statistics around position `(n − 1) p`: PostgreSQL's `percentile_cont`
+/// (and R's default, type 7), computed the same way to the last bit.
+///
+/// # Formula
+///
+/// ```text
+/// h = (n − 1) p,  Q(p) = x[⌊h⌋] + (h − ⌊h⌋) (x[⌈h⌉] − x[⌊h⌋])
+/// ```
+pub fn quantile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let h = p * (sorted.len() - 1) as f64;
+    let (lo, hi) = (h.floor(), h.ceil());
+    let (a, b) = (sorted[lo as usize], sorted[hi as usize]);
+    Some(if lo == hi { a } else { a + (b - a) * (h - lo) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +132,18 @@ mod tests {
         assert!(z > 3.0);
         assert_eq!(two_proportion_z(5, 9, 100, 150), None);
         assert_eq!(two_proportion_z(50, 50, 150, 150), Some(0.0));
+    }
+
+    #[test]
+    fn quantiles_interpolate_between_order_statistics() {
+        let x = [1.0, 2.0, 4.0, 8.0];
+        // h = 3 p: 0.75 → 1 + 0.75, 1.5 → 2 + 0.5 · 2, 2.25 → 4 + 0.25 · 4.
+        assert_eq!(quantile(&x, 0.25), Some(1.75));
+        assert_eq!(quantile(&x, 0.5), Some(3.0));
+        assert_eq!(quantile(&x, 0.75), Some(5.0));
+        assert_eq!(quantile(&x, 0.0), Some(1.0));
+        assert_eq!(quantile(&x, 1.0), Some(8.0));
+        assert_eq!(quantile(&[7.0], 0.5), Some(7.0));
+        assert_eq!(quantile(&[], 0.5), None);
     }
 }
