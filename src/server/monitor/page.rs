@@ -258,7 +258,7 @@ fn days_plot(days: &[(String, i64, i64)]) -> String {
         // the plot, and the regular one before it gives way if too close.
         let every = (days.len() / 6).max(1);
         let last = i + 1 == days.len();
-        if last || (i % every == 0 && days.len() - 1 - i >= every / 2 + 1) {
+        if last || (i % every == 0 && days.len() - 1 - i > every / 2) {
             let (x, anchor) = if last {
                 (x + step * 0.8, "end")
             } else {
