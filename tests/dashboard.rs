@@ -360,6 +360,18 @@ fn the_monitoring_pages_show_the_database_s_figures_and_find_the_outlier() {
         );
     }
 
+    // A region's page lists all of its areas and no other region's.
+    let (status, _, page) = http(addr, "GET", "/monitor?region=2", Some(&sup2), None);
+    assert_eq!(status, 200);
+    let areas: Vec<&str> = page
+        .split("data-level=\"area\" data-key=\"")
+        .skip(1)
+        .map(|r| &r[..r.find('"').unwrap_or(0)])
+        .collect();
+    // dan's areas A4h with h % 5 odd are region 2: A41 and A43.
+    assert_eq!(areas, ["A41", "A43"], "{page}");
+    assert!(page.contains("Areas of region 2"));
+
     // The outlier, on the quality page, and no one else.
     let sup1 = login(addr, "sup1").expect("supervisor logs in");
     let (_, _, quality) = http(addr, "GET", "/monitor/quality", Some(&sup1), None);
